@@ -106,7 +106,13 @@ def is_well_formed(secret: object, *, prefix: str | None = None) -> bool:
         secret: the value to check; anything that is not a ``str`` is not well-formed.
         prefix: require this prefix (:data:`TOKEN_PREFIX` or :data:`ARTIFACT_PREFIX`);
             by default either is accepted.
+
+    Raises:
+        ValueError: ``prefix`` is neither of the two prefixes (a typo there would otherwise
+            deny every secret without a word).
     """
+    if prefix is not None and prefix not in _PREFIXES:
+        raise ValueError(f"prefix must be one of {_PREFIXES!r} or None, not {prefix!r}")
     if not isinstance(secret, str) or len(secret) != SECRET_LENGTH:
         return False
     head = secret[:4]

@@ -1,0 +1,101 @@
+"""Fixtures of the core SDK's tests: a scripted payment server, both clients, a fake clock.
+
+The clients are tested through their real HTTP surface: requests go through
+``httpx.MockTransport`` to a :class:`FakeServer` that records them and answers with what the
+test scripted. Every client test runs twice, once per twin, through the :class:`Twin` helper
+that awaits a result only when the async client returns a coroutine.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from paycheck_core import AsyncPaycheckClient, PaycheckClient
+
+BASE_URL = "http://payments.test"
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+    """A response whose body is ``body`` as JSON."""
+    return httpx.Response(status, json=body, headers=headers)
+
+
+@dataclass
+class FakeServer:
+    """A payment server that answers every request with the scripted handler and records it."""
+
+    handler: Handler = field(default=lambda request: json_response(500, {"description": "unset"}))
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def answer(self, status: int, body: Any = None, **headers: str) -> None:
+        """Answer every request with ``status`` and the JSON ``body``."""
+        self.handler = lambda request: json_response(status, body, headers)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.handler(request)
+
+    @property
+    def last(self) -> httpx.Request:
+        assert self.requests, "the client sent no request"
+        return self.requests[-1]
+
+    def last_json(self) -> Any:
+        return json.loads(self.last.content)
+
+
+@pytest.fixture
+def server() -> FakeServer:
+    return FakeServer()
+
+
+class Twin:
+    """One of the two clients, driven the same way: ``await twin.call("pay", artifact)``."""
+
+    def __init__(self, client: PaycheckClient | AsyncPaycheckClient) -> None:
+        self.client = client
+
+    async def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        result = getattr(self.client, name)(*args, **kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+
+@pytest.fixture(params=["sync", "async"])
+async def twin(request: pytest.FixtureRequest, server: FakeServer) -> AsyncIterator[Twin]:
+    """Each client in turn, talking to ``server``."""
+    transport = httpx.MockTransport(server)
+    if request.param == "sync":
+        with PaycheckClient(BASE_URL, transport=transport) as client:
+            yield Twin(client)
+    else:
+        async with AsyncPaycheckClient(BASE_URL, transport=transport) as async_client:
+            yield Twin(async_client)
+
+
+class FakeClock:
+    """A monotonic clock that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
