@@ -19,7 +19,7 @@ from . import _wire
 from ._exceptions import PaymentServiceUnavailable
 from ._models import AccessDecision, Bill, Payment, PaymentInfo, Service
 
-__all__ = ["AsyncPaycheckClient", "BaseClient", "PaycheckClient"]
+__all__ = ["AsyncPaycheckClient", "PaycheckClient"]
 
 T = TypeVar("T")
 _Self = TypeVar("_Self", bound="PaycheckClient")
