@@ -65,12 +65,13 @@ class NotFoundError(APIError):
 class PaymentServiceUnavailable(PaycheckError):  # noqa: N818 - the name the issue and docs use
     """The payment server could not be reached or did not answer as the contract says.
 
-    Raised for connection errors, timeouts, 5xx answers and bodies that are not the contract's.
+    Raised for connection errors, timeouts, 5xx answers, redirects and other non-200 answers
+    below 400, and bodies that are not the contract's.
     Never cached by the validators: the next call tries again.
 
     Attributes:
-        status_code: the HTTP status when the server answered (a 5xx, or a 2xx/4xx whose body
-            was not understood), ``None`` when it did not answer at all.
+        status_code: the HTTP status when the server answered (a 5xx, a redirect, or a 200
+            whose body was not understood), ``None`` when it did not answer at all.
     """
 
     def __init__(self, message: str, *, status_code: int | None = None) -> None:

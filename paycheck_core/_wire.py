@@ -172,6 +172,16 @@ def error_for(response: httpx.Response) -> APIError | PaymentServiceUnavailable:
         return PaymentServiceUnavailable(
             f"the payment server failed with {status}: {_describe(response)}", status_code=status
         )
+    if status < 400:
+        # A redirect (often a proxy sending http:// to https://) or a 2xx other than the
+        # contract's 200: the server did not answer the call, it did not refuse it.
+        location = response.headers.get("location")
+        where = f" to {location}" if location else ""
+        return PaymentServiceUnavailable(
+            f"{response.request.method} {response.request.url.path} answered {status}{where} "
+            f"instead of the contract's 200; check the payment server's base_url",
+            status_code=status,
+        )
     error_class = _ERRORS.get(status, APIError)
     return error_class(_describe(response), status_code=status)
 
