@@ -12,14 +12,72 @@ import inspect
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import date
+from typing import Any, ClassVar
 
 import httpx
 import pytest
 
-from paycheck_core import AsyncPaycheckClient, PaycheckClient
+from paycheck_core import AsyncPaycheckClient, PaycheckClient, tokens
 
 BASE_URL = "http://payments.test"
+
+
+class Contract:
+    """Answers exactly as the seed contract writes them, and the calls that get them."""
+
+    TOKEN = tokens.generate_token()
+    ARTIFACT = tokens.generate_artifact()
+    SERVICE = "Online marketplace"
+
+    BILL: ClassVar[dict[str, Any]] = {
+        "serviceName": SERVICE,
+        "methods": [
+            {"methodName": "getInfo", "price": 120.2},
+            {"methodName": "buy", "price": 156.92},
+        ],
+        "dateFrom": "2025-11-01",
+        "dateTo": "2025-11-13",
+        "totalPrice": 277.12,
+        "paymentArtifact": ARTIFACT,
+    }
+    PAYMENT: ClassVar[dict[str, Any]] = {"message": "Payment is succeeded", "token": TOKEN}
+    PAYMENT_INFO: ClassVar[dict[str, Any]] = {
+        "paidUntil": "2025-12-01",
+        "availableService": SERVICE,
+        "methods": ["getInfo"],
+    }
+    CATALOG: ClassVar[dict[str, Any]] = {
+        "services": [
+            {
+                "serviceName": SERVICE,
+                "currency": "EUR",
+                "methods": [{"methodName": "getInfo", "pricePerDay": 9.5}],
+            }
+        ]
+    }
+    ALLOWED: ClassVar[dict[str, Any]] = {
+        "allowed": True,
+        "serviceName": SERVICE,
+        "methodName": "getInfo",
+    }
+
+    # method name: (its positional arguments, a 200 body the contract accepts)
+    CALLS: ClassVar[dict[str, tuple[tuple[Any, ...], Any]]] = {
+        "list_services": ((), CATALOG),
+        "create_bill": ((SERVICE, date(2025, 11, 1), date(2025, 11, 13)), BILL),
+        "pay": ((ARTIFACT,), PAYMENT),
+        "payment_info": ((ARTIFACT,), PAYMENT_INFO),
+        "reset_token": ((ARTIFACT,), {"token": TOKEN}),
+        "check_token": ((TOKEN, SERVICE, "getInfo"), ALLOWED),
+    }
+
+
+@pytest.fixture
+def contract() -> type[Contract]:
+    """The seed contract's answers (tests must copy a body before changing it)."""
+    return Contract
+
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
