@@ -146,6 +146,9 @@ class PaycheckClient(BaseClient):
         Raises:
             BadRequestError: a date or method list is not acceptable.
             NotFoundError: the service or a method is unknown.
+            TypeError: a date is not a ``datetime.date`` (a ``datetime`` is refused too), or
+                ``methods`` is a single string; nothing is sent.
+            ValueError: ``idempotency_key`` is not 1 to 255 characters long; nothing is sent.
         """
         return self._send(_wire.create_bill(service, date_from, date_to, methods, idempotency_key))
 

@@ -34,6 +34,8 @@ _ERRORS: dict[int, type[APIError]] = {
     404: NotFoundError,
 }
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
+# A calendar day, alone or at the head of an ISO date-time.
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:T|\Z)")
 _NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|$)", re.IGNORECASE)
 
 
@@ -73,10 +75,22 @@ def money_from_wire(value: object, field: str) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
+def date_to_wire(value: object, name: str) -> str:
+    """The ISO ``YYYY-MM-DD`` form of a calendar day given by the caller.
+
+    Raises:
+        TypeError: ``value`` is not a :class:`~datetime.date`; a ``datetime`` is refused too,
+            since its ISO form carries a time the contract's ``format: date`` does not accept.
+    """
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise TypeError(f"{name} must be a datetime.date, not {type(value).__name__}")
+    return value.isoformat()
+
+
 def date_from_wire(value: object, field: str) -> date:
-    """Parse an ISO ``YYYY-MM-DD`` date."""
-    if not isinstance(value, str):
-        raise ContractError(f"{field} must be a date string, got {value!r}")
+    """Parse an ISO ``YYYY-MM-DD`` date (a date-time is read as its calendar day)."""
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ContractError(f"{field} must be a YYYY-MM-DD date, got {value!r}")
     try:
         return date.fromisoformat(value[:10])
     except ValueError as exc:
@@ -259,8 +273,8 @@ def create_bill(
         raise TypeError("methods must be a list of method names, not a single string")
     payload: dict[str, Any] = {
         "serviceName": service,
-        "dateFrom": date_from.isoformat(),
-        "dateTo": date_to.isoformat(),
+        "dateFrom": date_to_wire(date_from, "date_from"),
+        "dateTo": date_to_wire(date_to, "date_to"),
     }
     if methods is not None:
         payload["methods"] = list(methods)
