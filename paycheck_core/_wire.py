@@ -297,8 +297,18 @@ def _parse_payment(body: Any) -> Payment:
         bill_id=_optional_string(body, "billId"),
         status=status,
         paid_until=_optional_date(body, "paidUntil"),
-        already_paid=bool(body.get("alreadyPaid", "already" in message.lower())),
+        already_paid=_already_paid(body, message),
     )
+
+
+def _already_paid(body: Mapping[str, Any], message: str) -> bool:
+    value = body.get("alreadyPaid")
+    if value is None:
+        # A seed-contract server says so only in words ("Payment already processed").
+        return "already" in message.lower()
+    if not isinstance(value, bool):
+        raise ContractError(f"alreadyPaid must be a boolean, got {value!r}")
+    return value
 
 
 def pay(payment_artifact: str, card: str | None, idempotency_key: str | None) -> Call[Payment]:
@@ -370,6 +380,9 @@ def check_token(token: str, service: str, method: str) -> Call[AccessDecision]:
             granted = body.get("allowed")
             if not isinstance(granted, bool):
                 raise ContractError(f"allowed must be a boolean, got {granted!r}")
+            # Required by the contract; the decision names what was asked, not what was echoed.
+            _string(body, "serviceName")
+            _string(body, "methodName")
             message = body.get("message")
             return AccessDecision(
                 allowed=granted,
