@@ -47,6 +47,12 @@ BILL = {
     "paymentArtifact": ARTIFACT,
 }
 PAYMENT = {"message": "Payment is done", "token": TOKEN, "paidUntil": "2026-12-10"}
+ALLOWED = {
+    "allowed": True,
+    "serviceName": "Online marketplace",
+    "methodName": "getInfo",
+    "paidUntil": "2026-12-10",
+}
 INFO = {
     "paidUntil": "2026-12-10",
     "availableService": "Online marketplace",
@@ -386,9 +392,7 @@ def check_args(*extra: str) -> tuple[str, ...]:
 
 
 def test_check_of_an_allowed_token_exits_0(server: respx.MockRouter, paycheck: Run) -> None:
-    route = server.post("/token/check").respond(
-        200, json={"allowed": True, "paidUntil": "2026-12-10"}
-    )
+    route = server.post("/token/check").respond(200, json=ALLOWED)
     result = paycheck(*check_args())
     assert result.code == 0
     assert sent(route) == {
@@ -420,7 +424,7 @@ def test_check_json_is_the_decision_without_the_token(
 ) -> None:
     server.post("/token/check").respond(
         200,
-        json={"allowed": True, "paidUntil": "2026-12-10"},
+        json=ALLOWED,
         headers={"Cache-Control": "max-age=60"},
     )
     result = paycheck(*check_args("--json"))
