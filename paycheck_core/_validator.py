@@ -217,7 +217,9 @@ class TokenValidator(_Cache):
         """
         key = self._key(token, method) if isinstance(token, str) else None
         if key is not None:
-            hit = self._cached(key)
+            # Under the lock so that concurrent hits are all counted (`+=` is not atomic).
+            with self._lock:
+                hit = self._cached(key)
             if hit is not None:
                 return hit
         rejected = self._rejected(token, method)

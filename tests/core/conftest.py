@@ -18,7 +18,15 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
-from paycheck_core import AsyncPaycheckClient, PaycheckClient, tokens
+from paycheck_core import (
+    AccessDecision,
+    AsyncPaycheckClient,
+    AsyncTokenValidator,
+    PaycheckClient,
+    TokenValidator,
+    ValidatorStats,
+    tokens,
+)
 
 BASE_URL = "http://payments.test"
 
@@ -157,3 +165,43 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+class ValidatorTwin:
+    """One of the two validators, driven the same way: ``await twin.validate(token, method)``."""
+
+    def __init__(self, validator: TokenValidator | AsyncTokenValidator) -> None:
+        self.validator = validator
+
+    async def validate(self, token: Any, method: str = "getInfo") -> AccessDecision:
+        result = self.validator.validate(token, method)
+        if inspect.isawaitable(result):
+            return await result
+        return result
+
+    def invalidate(self, token: str) -> None:
+        self.validator.invalidate(token)
+
+    @property
+    def stats(self) -> ValidatorStats:
+        return self.validator.stats
+
+
+@pytest.fixture(params=["sync", "async"])
+async def make_validator(
+    request: pytest.FixtureRequest, server: FakeServer, clock: FakeClock
+) -> AsyncIterator[Callable[..., ValidatorTwin]]:
+    """A factory of each validator in turn, asking ``server`` and reading ``clock``."""
+    transport = httpx.MockTransport(server)
+    sync_client = PaycheckClient(BASE_URL, transport=transport)
+    async_client = AsyncPaycheckClient(BASE_URL, transport=transport)
+
+    def make(**options: Any) -> ValidatorTwin:
+        options.setdefault("clock", clock)
+        if request.param == "sync":
+            return ValidatorTwin(TokenValidator(sync_client, Contract.SERVICE, **options))
+        return ValidatorTwin(AsyncTokenValidator(async_client, Contract.SERVICE, **options))
+
+    yield make
+    sync_client.close()
+    await async_client.aclose()
