@@ -1,0 +1,204 @@
+"""Bearer-token validation for FastAPI, as a dependency (or as middleware).
+
+A dependency per route, or per router, shows the Bearer scheme in OpenAPI (Swagger's
+"Authorize" button works) and hands the grant to the handler::
+
+    from fastapi import Depends, FastAPI
+    from paycheck_integrations.fastapi import Paycheck
+
+    paycheck = Paycheck(service="Online marketplace", server_url="http://payments:8000")
+    app = FastAPI()
+
+    @app.get("/getInfo")
+    async def get_info(grant: AccessDecision = Depends(paycheck.require("getInfo"))) -> ...:
+        ...
+
+    router = APIRouter(dependencies=[Depends(paycheck.require())])  # method = route's name
+
+To protect every route in one line without touching them, use the ASGI middleware, re-exported
+here: ``app.add_middleware(PaycheckMiddleware, service=..., server_url=...)``.
+
+A refused request is answered with the same status, headers and ``{"description": ...}`` body
+as the middleware's (not FastAPI's ``{"detail": ...}``): the dependency raises
+:class:`PaycheckDenied`, and registers the handler that renders it in the app's exception
+handler table the first time it refuses a request, so there is nothing else to install. (Where
+a framework gives no such table, :class:`PaycheckDenied` is an ``HTTPException`` with the same
+status and headers, and its ``detail`` is the description.) On a websocket route a refusal
+closes the connection with code 1008.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from paycheck_core import AccessDecision, AsyncTokenValidator, PaycheckError
+
+from ._common import (
+    DEFAULT_RETRY_AFTER,
+    Denial,
+    Denials,
+    Exemptions,
+    MethodNames,
+    asgi_authorization,
+    bearer_token,
+    configure,
+)
+
+try:
+    from fastapi import HTTPException, Security, WebSocketException
+    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+    from starlette.requests import HTTPConnection, Request
+    from starlette.responses import Response
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        'paycheck_integrations.fastapi needs FastAPI: pip install "paycheck-suite[fastapi]"'
+    ) from exc
+
+from .asgi import WEBSOCKET_POLICY_VIOLATION, PaycheckMiddleware
+
+__all__ = ["Paycheck", "PaycheckDenied", "PaycheckMiddleware", "paycheck_denied_handler"]
+
+_HANDLERS_KEY = "starlette.exception_handlers"
+
+
+class PaycheckDenied(HTTPException):
+    """A request refused by :meth:`Paycheck.require`; rendered by :func:`paycheck_denied_handler`.
+
+    Attributes:
+        denial: the response to send (status, headers, ``{"description": ...}`` body).
+    """
+
+    def __init__(self, denial: Denial) -> None:
+        super().__init__(denial.status, detail=denial.description, headers=dict(denial.headers))
+        self.denial = denial
+
+
+async def paycheck_denied_handler(request: Request, exc: Exception) -> Response:
+    """Render a :class:`PaycheckDenied` as its ready-made response.
+
+    :meth:`Paycheck.require` registers it by itself; register it yourself
+    (``app.add_exception_handler(PaycheckDenied, paycheck_denied_handler)``) only if you
+    replace Starlette's exception middleware.
+    """
+    if not isinstance(exc, PaycheckDenied):  # pragma: no cover - registered for it alone
+        raise exc
+    denial = exc.denial
+    return Response(denial.body, status_code=denial.status, headers=dict(denial.headers))
+
+
+class _Scheme(HTTPBearer):
+    """The Bearer scheme, for OpenAPI only: the dependency reads the header itself, strictly."""
+
+    async def __call__(self, request: HTTPConnection) -> HTTPAuthorizationCredentials | None:
+        return None
+
+
+class Paycheck:
+    """Paycheck for a FastAPI app: :meth:`require` makes the dependencies.
+
+    Args:
+        service: this service's name in the payment server's catalog (taken from
+            ``validator`` when omitted).
+        server_url: the payment server's URL; a validator is then made for it.
+        validator: a ready :class:`~paycheck_core.AsyncTokenValidator` instead.
+        exclude_paths: paths that need no token even under a router-wide dependency: exact
+            (``"/health"``) or prefixes (``"/public*"``). OPTIONS requests never need one.
+        retry_after: seconds a 503 (payment server unavailable) asks the client to wait.
+
+    Raises:
+        ValueError: neither or both of ``server_url`` and ``validator``, no ``service``, or
+            another option out of range; the message says what to pass.
+    """
+
+    def __init__(
+        self,
+        *,
+        service: str | None = None,
+        server_url: str | None = None,
+        validator: AsyncTokenValidator | None = None,
+        exclude_paths: Sequence[str] = (),
+        retry_after: int = DEFAULT_RETRY_AFTER,
+    ) -> None:
+        self.service, self.validator = configure(
+            service, server_url, validator, AsyncTokenValidator, AsyncTokenValidator
+        )
+        self._exempt = Exemptions(exclude_paths)
+        self._denials = Denials(self.service, retry_after=retry_after)
+        self._fallback_names = MethodNames()
+        self._scheme = _Scheme(
+            scheme_name="PaycheckToken",
+            bearerFormat="pct_...",
+            description=f"A paid Paycheck access token for {self.service}.",
+            auto_error=False,
+        )
+
+    def require(self, method: str | None = None) -> Callable[..., Awaitable[AccessDecision | None]]:
+        """A dependency that lets the request through only with a token paid for ``method``.
+
+        Args:
+            method: the method name to check; the route's name when omitted (the endpoint
+                function's name, or the route's ``name=``).
+
+        Returns:
+            The dependency, for ``Depends(...)`` or a router's ``dependencies=[...]``. It
+            returns the grant (an :class:`~paycheck_core.AccessDecision`), also kept in
+            ``request.state.paycheck`` and ``scope["paycheck"]``; ``None`` for an exempt
+            request (OPTIONS or ``exclude_paths``).
+
+        Raises:
+            ValueError: ``method`` is given but empty.
+        """
+        if method is not None and (not isinstance(method, str) or not method):
+            raise ValueError(f"method must be a non-empty method name or None, not {method!r}")
+        check = self._check
+        scheme = self._scheme
+
+        async def paycheck_grant(
+            connection: HTTPConnection,
+            _credentials: HTTPAuthorizationCredentials | None = Security(scheme),  # noqa: B008 - FastAPI's dependency idiom
+        ) -> AccessDecision | None:
+            return await check(connection, method)
+
+        return paycheck_grant
+
+    async def _check(self, connection: HTTPConnection, method: str | None) -> AccessDecision | None:
+        scope = connection.scope
+        http_method = scope.get("method", "GET")
+        path = scope["path"]
+        if self._exempt(http_method, path):
+            return None
+        token = bearer_token(asgi_authorization(scope["headers"]))
+        if not isinstance(token, str):
+            raise self._refusal(connection, self._denials.for_problem(token))
+        name = method or _route_name(scope) or self._fallback_name(http_method, path)
+        try:
+            decision = await self.validator.validate(token, name)
+        except PaycheckError as error:
+            raise self._refusal(connection, self._denials.for_error(error, name)) from None
+        if not decision.allowed:
+            raise self._refusal(connection, self._denials.for_decision(decision))
+        scope["paycheck"] = decision
+        connection.state.paycheck = decision
+        return decision
+
+    def _fallback_name(self, http_method: str, path: str) -> str:
+        names = self._fallback_names
+        return names.cached(http_method, path) or names.resolve(http_method, path)
+
+    @staticmethod
+    def _refusal(connection: HTTPConnection, denial: Denial) -> Exception:
+        if connection.scope["type"] == "websocket":
+            return WebSocketException(WEBSOCKET_POLICY_VIOLATION, reason=denial.close_reason)
+        handlers = connection.scope.get(_HANDLERS_KEY)
+        if handlers is not None:
+            # The live table of Starlette's ExceptionMiddleware, shared by every request:
+            # registering here once is what keeps Paycheck a one-line dependency.
+            handlers[0].setdefault(PaycheckDenied, paycheck_denied_handler)
+        return PaycheckDenied(denial)
+
+
+def _route_name(scope: dict[str, Any] | Any) -> str | None:
+    route = scope.get("route")
+    name = getattr(route, "name", None)
+    return name if isinstance(name, str) and name else None

@@ -1,0 +1,265 @@
+"""Bearer-token validation for Flask, as an extension.
+
+One line protects every view::
+
+    from paycheck_integrations.flask import Paycheck, current_grant
+
+    paycheck = Paycheck(app, service="Online marketplace", server_url="http://payments:8000")
+
+or, with an app factory, ``paycheck = Paycheck()`` and later ``paycheck.init_app(app)`` with
+the config keys ``PAYCHECK_SERVICE`` and ``PAYCHECK_SERVER_URL``.
+
+The method's name is the view's endpoint (without its blueprint's prefix); decorators change
+that per view::
+
+    @app.get("/items/<int:item_id>")
+    @paycheck.method("getItem")     # another method name for this view
+    def item(item_id: int): ...
+
+    @app.get("/health")
+    @paycheck.exempt                # no token needed
+    def health(): ...
+
+With ``protect_all=False`` only views marked ``@paycheck.required()`` (or ``@paycheck.method``)
+are checked. Inside a granted view, :data:`current_grant` is the grant (an
+:class:`~paycheck_core.AccessDecision`), also in ``request.environ["paycheck.grant"]``.
+Requests that match no view (404, 405) are left to Flask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
+
+from paycheck_core import AccessDecision, PaycheckError, TokenValidator
+
+from ._common import (
+    DEFAULT_RETRY_AFTER,
+    Denials,
+    Exemptions,
+    bearer_token,
+    check_retry_after,
+    configure,
+)
+from .wsgi import GRANT_KEY
+
+try:
+    from flask import Flask, Response, current_app, g, request
+    from werkzeug.local import LocalProxy
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        'paycheck_integrations.flask needs Flask: pip install "paycheck-suite[flask]"'
+    ) from exc
+
+__all__ = ["Paycheck", "current_grant"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_METHOD = "_paycheck_method"
+_EXEMPT = "_paycheck_exempt"
+_REQUIRED = "_paycheck_required"
+_GRANT = "_paycheck_grant"
+_EXEMPT_VIEW = ""  # the rule of a view that needs no token
+
+
+@dataclass
+class _State:
+    """What the extension keeps per app."""
+
+    validator: TokenValidator
+    denials: Denials
+    exempt: Exemptions
+    protect_all: bool
+    rules: dict[str, str] = field(default_factory=dict)  # endpoint -> method or _EXEMPT_VIEW
+
+
+class Paycheck:
+    """The Paycheck extension for Flask.
+
+    Args:
+        app: the app to protect now; omit it and call :meth:`init_app` later.
+        service: this service's name in the payment server's catalog; defaults to the
+            ``PAYCHECK_SERVICE`` config key (or the validator's service).
+        server_url: the payment server's URL; defaults to ``PAYCHECK_SERVER_URL``.
+        validator: a ready, thread-safe :class:`~paycheck_core.TokenValidator` instead.
+        protect_all: check every view (the default); with ``False`` only views marked
+            :meth:`required` or :meth:`method`.
+        exclude_paths: paths that need no token: exact (``"/health"``) or prefixes
+            (``"/static*"``). OPTIONS requests never need one.
+        retry_after: seconds a 503 (payment server unavailable) asks the client to wait.
+
+    Raises:
+        ValueError: both ``server_url`` and ``validator``; at :meth:`init_app`, no service or
+            neither a server URL nor a validator. The message says what to pass.
+    """
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        service: str | None = None,
+        server_url: str | None = None,
+        validator: TokenValidator | None = None,
+        protect_all: bool = True,
+        exclude_paths: Sequence[str] = (),
+        retry_after: int = DEFAULT_RETRY_AFTER,
+    ) -> None:
+        if server_url is not None and validator is not None:
+            raise ValueError(
+                "pass either server_url= (the extension then makes its validator) or "
+                "validator= (a ready TokenValidator), not both"
+            )
+        if not isinstance(protect_all, bool):
+            raise ValueError(f"protect_all must be True or False, not {protect_all!r}")
+        self._service = service
+        self._server_url = server_url
+        self._validator = validator
+        self._protect_all = protect_all
+        self._exempt = Exemptions(exclude_paths)
+        self._retry_after = check_retry_after(retry_after)
+        self._states: WeakKeyDictionary[Flask, _State] = WeakKeyDictionary()
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Protect ``app``: read its config and check every request before its view.
+
+        Raises:
+            ValueError: no service, or neither a server URL nor a validator, was given here
+                or in the config.
+        """
+        service = app.config.setdefault("PAYCHECK_SERVICE", self._service)
+        server_url = app.config.setdefault("PAYCHECK_SERVER_URL", self._server_url)
+        if self._validator is not None:
+            server_url = None  # the constructor's validator wins over a configured URL
+        try:
+            service, validator = configure(
+                service, server_url, self._validator, TokenValidator, TokenValidator
+            )
+        except ValueError as exc:
+            if self._validator is not None:
+                raise
+            raise ValueError(
+                f"{exc}, or set the PAYCHECK_SERVICE and PAYCHECK_SERVER_URL config keys"
+            ) from None
+        self._states[app] = _State(
+            validator=validator,
+            denials=Denials(service, retry_after=self._retry_after),
+            exempt=self._exempt,
+            protect_all=self._protect_all,
+        )
+        app.extensions["paycheck"] = self
+        app.before_request(self._check)
+
+    def validator(self, app: Flask | None = None) -> TokenValidator:
+        """The validator used for ``app`` (the current app by default).
+
+        Raises:
+            RuntimeError: the extension is not registered on the app.
+        """
+        return self._state(app).validator
+
+    # --- decorators --------------------------------------------------------------------------
+
+    def method(self, name: str) -> Callable[[F], F]:
+        """Check the decorated view for the method ``name`` instead of its endpoint's name.
+
+        It also marks the view as paid when ``protect_all=False``.
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"the method name must be a non-empty string, not {name!r}")
+
+        def decorate(view: F) -> F:
+            setattr(view, _METHOD, name)
+            return view
+
+        return decorate
+
+    def exempt(self, view: F) -> F:
+        """Let the decorated view run without a token."""
+        setattr(view, _EXEMPT, True)
+        return view
+
+    def required(self, name: str | None = None) -> Callable[[F], F]:
+        """Check the decorated view (for ``protect_all=False``), for ``name`` or its endpoint."""
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"the method name must be a non-empty string or None, not {name!r}")
+
+        def decorate(view: F) -> F:
+            setattr(view, _REQUIRED, True)
+            if name is not None:
+                setattr(view, _METHOD, name)
+            return view
+
+        return decorate
+
+    # --- the check ---------------------------------------------------------------------------
+
+    def _state(self, app: Flask | None = None) -> _State:
+        if app is None:
+            app = current_app._get_current_object()  # type: ignore[attr-defined]  # werkzeug's proxy API
+        state = self._states.get(app)
+        if state is None:
+            raise RuntimeError(
+                "The Paycheck extension is not registered on this Flask app: "
+                "did you forget paycheck.init_app(app)?"
+            )
+        return state
+
+    def _check(self) -> Response | None:
+        endpoint = request.endpoint
+        if endpoint is None:
+            return None  # no view matched: let Flask answer 404 or 405
+        state = self._state()
+        method = state.rules.get(endpoint)
+        if method is None:
+            method = state.rules[endpoint] = self._rule(state, endpoint)
+        if not method or state.exempt(request.method, request.path):
+            return None
+        token = bearer_token(request.environ.get("HTTP_AUTHORIZATION"))
+        if not isinstance(token, str):
+            denial = state.denials.for_problem(token)
+        else:
+            try:
+                decision = state.validator.validate(token, method)
+            except PaycheckError as error:
+                denial = state.denials.for_error(error, method)
+            else:
+                if decision.allowed:
+                    setattr(g, _GRANT, decision)
+                    request.environ[GRANT_KEY] = decision
+                    return None
+                denial = state.denials.for_decision(decision)
+        return current_app.response_class(
+            denial.body, status=denial.status, headers=list(denial.headers)
+        )
+
+    @staticmethod
+    def _rule(state: _State, endpoint: str) -> str:
+        view = current_app.view_functions.get(endpoint)
+        if getattr(view, _EXEMPT, False):
+            return _EXEMPT_VIEW
+        named = getattr(view, _METHOD, None)
+        if not state.protect_all and not named and not getattr(view, _REQUIRED, False):
+            return _EXEMPT_VIEW
+        return named or endpoint.rpartition(".")[2]
+
+
+def _current_grant() -> AccessDecision:
+    grant: AccessDecision | None = g.get(_GRANT)
+    if grant is None:
+        raise RuntimeError(
+            "No Paycheck grant for this request: its view is exempt, or Paycheck did not "
+            "check it (did you forget init_app?)."
+        )
+    return grant
+
+
+current_grant: AccessDecision = LocalProxy(_current_grant)  # type: ignore[assignment]  # a proxy stands in for the grant, as flask.request does
+"""The grant of the current request (an :class:`~paycheck_core.AccessDecision`).
+
+Raises :class:`RuntimeError` when used in a view that Paycheck did not check; ``bool()`` of it
+is then ``False``.
+"""

@@ -1,0 +1,198 @@
+"""The behaviour every adapter promises (issue 4), run against each of them.
+
+The ``harness`` fixture (conftest) gives the ASGI middleware on Starlette and on FastAPI, the
+FastAPI dependency, the WSGI middleware and the Flask extension in turn, each in front of
+the same routes and of the same scripted payment server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from .conftest import SERVICE, Harness, Reply, bearer
+
+REALM = f'Bearer realm="{SERVICE}"'
+
+
+def assert_refused(harness: Harness, reply: Reply, status: int, error: str | None) -> str:
+    """``reply`` refuses the request as RFC 6750 says; its description is returned."""
+    assert reply.status == status
+    assert reply.headers["content-type"] == "application/json"
+    body = reply.json()
+    assert list(body) == ["description"]
+    assert isinstance(body["description"], str)
+    assert body["description"]
+    challenge = reply.headers.get("www-authenticate")
+    if status == 503:
+        assert challenge is None
+    elif error is None:
+        assert challenge == REALM
+    else:
+        assert challenge.startswith(f'{REALM}, error="{error}", error_description="')
+    assert harness.handled == []
+    return str(body["description"])
+
+
+# --- no token, or not a usable Authorization header ---------------------------------------
+
+
+async def test_a_request_without_a_token_gets_401_with_the_realm(harness: Harness) -> None:
+    reply = await harness.get("/getInfo")
+
+    description = assert_refused(harness, reply, 401, error=None)
+    assert "Authorization: Bearer" in description
+    assert harness.payments.calls == 0
+
+
+async def test_another_scheme_than_bearer_is_an_invalid_request(harness: Harness) -> None:
+    reply = await harness.request("GET", "/getInfo", [(b"authorization", b"Basic dXNlcjpwYXNz")])
+
+    assert_refused(harness, reply, 400, error="invalid_request")
+    assert harness.payments.calls == 0
+
+
+MALFORMED = {
+    "scheme only": [(b"authorization", b"Bearer")],
+    "scheme and spaces": [(b"authorization", b"Bearer    ")],
+    "two words": [(b"authorization", b"Bearer pct_one pct_two")],
+    "not ascii": [(b"authorization", "Bearer pct_é".encode())],
+    "latin-1 byte": [(b"authorization", b"Bearer pct_\xff")],
+    "10 KB token": [(b"authorization", b"Bearer " + b"a" * 10_240)],
+    "two headers": [(b"authorization", b"Bearer pct_one"), (b"authorization", b"Bearer pct_two")],
+    "empty header": [(b"authorization", b"")],
+}
+
+
+@pytest.mark.parametrize("headers", MALFORMED.values(), ids=MALFORMED.keys())
+async def test_a_malformed_authorization_header_is_an_invalid_request(
+    harness: Harness, headers: list[tuple[bytes, bytes]]
+) -> None:
+    reply = await harness.request("GET", "/getInfo", headers)
+
+    assert_refused(harness, reply, 400, error="invalid_request")
+    assert harness.payments.calls == 0
+
+
+async def test_the_bearer_scheme_is_matched_whatever_its_case(harness: Harness) -> None:
+    token = harness.payments.sell("getInfo")
+
+    reply = await harness.request(
+        "GET", "/getInfo", [(b"authorization", f"bEaReR {token}".encode())]
+    )
+
+    assert reply.status == 200
+
+
+# --- the payment server's answers ---------------------------------------------------------
+
+
+async def test_a_token_the_server_rejects_gets_401_invalid_token(harness: Harness) -> None:
+    unknown = harness.payments.sell()
+    del harness.payments.grants[unknown]
+
+    reply = await harness.get("/getInfo", unknown)
+
+    assert assert_refused(harness, reply, 401, error="invalid_token") == "Invalid or expired token"
+    assert 'error_description="Invalid or expired token"' in reply.headers["www-authenticate"]
+
+
+async def test_a_malformed_token_gets_401_without_asking_the_server(harness: Harness) -> None:
+    reply = await harness.get("/getInfo", "not-a-paycheck-token")
+
+    assert_refused(harness, reply, 401, error="invalid_token")
+    assert harness.payments.calls == 0
+
+
+async def test_a_token_without_the_method_gets_403_insufficient_scope(harness: Harness) -> None:
+    token = harness.payments.sell("getStats")
+
+    reply = await harness.get("/getInfo", token)
+
+    assert_refused(harness, reply, 403, error="insufficient_scope")
+    assert harness.payments.checks[0]["methodName"] == "getInfo"
+    assert harness.payments.checks[0]["serviceName"] == SERVICE
+
+
+@pytest.mark.parametrize("failure", ["down", "timeout", "5xx"])
+async def test_an_unavailable_server_gets_503_and_nothing_is_cached(
+    harness: Harness, failure: str
+) -> None:
+    token = harness.payments.sell("getInfo")
+    harness.payments.failure = failure
+
+    refused = await harness.get("/getInfo", token)
+    assert_refused(harness, refused, 503, error=None)
+    assert refused.headers["retry-after"] == "5"
+
+    harness.payments.failure = None
+    recovered = await harness.get("/getInfo", token)
+    assert recovered.status == 200
+    assert harness.payments.calls == 2
+
+
+# --- requests that need no token ----------------------------------------------------------
+
+
+async def test_an_options_request_passes_without_a_token(harness: Harness) -> None:
+    reply = await harness.request("OPTIONS", "/getInfo")
+
+    assert reply.status == 200
+    assert harness.handled == ["/getInfo"]
+    assert harness.payments.calls == 0
+
+
+@pytest.mark.parametrize("path", ["/public", "/docs/page"], ids=["exact", "prefix"])
+async def test_an_excluded_path_passes_without_a_token(harness: Harness, path: str) -> None:
+    reply = await harness.get(path)
+
+    assert reply.status == 200
+    assert reply.json() == {"method": None}
+    assert harness.handled == [path]
+
+
+# --- granted requests and the cache -------------------------------------------------------
+
+
+async def test_a_paid_token_reaches_the_handler_with_its_grant(harness: Harness) -> None:
+    token = harness.payments.sell("getInfo")
+
+    reply = await harness.get("/getInfo", token)
+
+    assert reply.status == 200
+    assert reply.json() == {"method": "getInfo"}
+    assert harness.handled == ["/getInfo"]
+    assert harness.payments.checks == [
+        {"token": token, "serviceName": SERVICE, "methodName": "getInfo"}
+    ]
+
+
+async def test_a_cache_hit_makes_no_network_call(harness: Harness) -> None:
+    token = harness.payments.sell("getInfo")
+
+    first = await harness.get("/getInfo", token)
+    second = await harness.get("/getInfo", token)
+
+    assert (first.status, second.status) == (200, 200)
+    assert harness.payments.calls == 1
+
+
+async def test_concurrent_first_requests_with_one_token_make_one_call(harness: Harness) -> None:
+    token = harness.payments.sell("getInfo")
+    harness.payments.hold_until_misses = 6
+
+    replies = await asyncio.gather(*(harness.get("/getInfo", token) for _ in range(6)))
+
+    assert [reply.status for reply in replies] == [200] * 6
+    assert harness.payments.calls == 1
+
+
+async def test_each_method_is_checked_on_its_own(harness: Harness) -> None:
+    token = harness.payments.sell("getInfo")
+
+    granted = await harness.get("/getInfo", token)
+    refused = await harness.request("GET", "/getStats", bearer(token))
+
+    assert (granted.status, refused.status) == (200, 403)
+    assert [check["methodName"] for check in harness.payments.checks] == ["getInfo", "getStats"]
