@@ -239,27 +239,23 @@ def bill(
         if target is not None:
             target.discard()
         raise
-    saved_to = None
+    saved_to, failure = None, None
     if target is not None:
         try:
             target.write(made.payment_artifact)
             saved_to = str(target.path)
         except OSError as exc:
-            # The server will never show this artifact again: print it rather than lose it.
-            _show(
-                as_json,
-                _render.bill_document(made, saved_to=None),
-                _render.bill_view(made, saved_to=None),
-            )
-            raise CommandError(
-                f"--save: could not write {target.path}: {exc.strerror}; "
-                f"the artifact is printed above"
-            ) from None
+            # The server never shows this artifact again: print it rather than lose it.
+            target.path.unlink(missing_ok=True)
+            failure = f"--save: could not write {target.path}: {exc.strerror}; the artifact is "
+            failure += "printed above instead"
     _show(
         as_json,
         _render.bill_document(made, saved_to=saved_to),
         _render.bill_view(made, saved_to=saved_to),
     )
+    if failure is not None:
+        raise CommandError(failure)
 
 
 @app.command()

@@ -18,6 +18,7 @@ import respx
 
 from paycheck_core import tokens
 from paycheck_core.cli import _app, main
+from paycheck_core.cli._files import ArtifactFile
 
 URL = "http://paycheck.test"
 ARTIFACT = tokens.generate_artifact()
@@ -273,3 +274,24 @@ def test_umask_does_not_loosen_the_saved_file(
     finally:
         os.umask(previous)
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_save_that_cannot_be_written_prints_the_artifact_rather_than_lose_it(
+    server: respx.MockRouter, paycheck: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # /dev/full accepts the open and fails every write with ENOSPC: a full disk, for real.
+    target = tmp_path / "artifact.txt"
+    monkeypatch.setattr(
+        ArtifactFile,
+        "create",
+        lambda path: ArtifactFile(path, os.open("/dev/full", os.O_WRONLY)),
+    )
+    server.post("/bill").respond(200, json=BILL)
+    result = paycheck(*BILL_ARGS, "--save", str(target))
+    assert result.code == 2
+    assert ARTIFACT in result.out.splitlines()
+    assert result.err == (
+        f"error: --save: could not write {target}: No space left on device; the artifact is "
+        f"printed above instead\n"
+    )
