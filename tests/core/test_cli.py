@@ -83,7 +83,7 @@ def plain_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> respx.MockRouter:
+def mock_server(monkeypatch: pytest.MonkeyPatch) -> respx.MockRouter:
     """A mocked payment server at URL, which ``paycheck`` uses through PAYCHECK_SERVER_URL."""
     router = respx.MockRouter(base_url=URL, assert_all_called=False)
     monkeypatch.setattr(_app, "_transport", lambda: httpx.MockTransport(router.handler))
@@ -120,9 +120,9 @@ def assert_one_error_line(result: Result, *fragments: str) -> None:
 
 
 def test_services_shows_service_method_price_per_day_and_currency(
-    server: respx.MockRouter, paycheck: Run
+    mock_server: respx.MockRouter, paycheck: Run
 ) -> None:
-    server.get("/services").respond(200, json=CATALOG)
+    mock_server.get("/services").respond(200, json=CATALOG)
     result = paycheck("services")
     assert result.code == 0
     header = result.out.splitlines()[1]
@@ -134,16 +134,18 @@ def test_services_shows_service_method_price_per_day_and_currency(
 
 
 def test_services_json_is_the_catalog_with_prices_per_day(
-    server: respx.MockRouter, paycheck: Run
+    mock_server: respx.MockRouter, paycheck: Run
 ) -> None:
-    server.get("/services").respond(200, json=CATALOG)
+    mock_server.get("/services").respond(200, json=CATALOG)
     result = paycheck("services", "--json")
     assert result.code == 0
     assert result.json() == CATALOG
 
 
-def test_services_says_when_the_catalog_is_empty(server: respx.MockRouter, paycheck: Run) -> None:
-    server.get("/services").respond(200, json={"services": []})
+def test_services_says_when_the_catalog_is_empty(
+    mock_server: respx.MockRouter, paycheck: Run
+) -> None:
+    mock_server.get("/services").respond(200, json={"services": []})
     result = paycheck("services")
     assert result.code == 0
     assert "catalog is empty" in result.out
@@ -153,9 +155,9 @@ def test_services_says_when_the_catalog_is_empty(server: respx.MockRouter, paych
 
 
 def test_bill_sends_the_service_the_period_and_the_methods(
-    server: respx.MockRouter, paycheck: Run
+    mock_server: respx.MockRouter, paycheck: Run
 ) -> None:
-    route = server.post("/bill").respond(200, json=BILL)
+    route = mock_server.post("/bill").respond(200, json=BILL)
     args = ("--from", "2026-12-01", "--to", "2026-12-10", "-m", "getInfo", "--method", "search")
     paycheck("bill", "Online marketplace", *args)
     assert sent(route) == {
@@ -167,17 +169,17 @@ def test_bill_sends_the_service_the_period_and_the_methods(
 
 
 def test_bill_without_a_method_asks_for_all_methods(
-    server: respx.MockRouter, paycheck: Run
+    mock_server: respx.MockRouter, paycheck: Run
 ) -> None:
-    route = server.post("/bill").respond(200, json=BILL)
+    route = mock_server.post("/bill").respond(200, json=BILL)
     paycheck("bill", "Online marketplace", "--from", "2026-12-01", "--to", "2026-12-10")
     assert "methods" not in sent(route)
 
 
 def test_bill_prints_the_total_and_the_artifact_with_the_shown_once_warning(
-    server: respx.MockRouter, paycheck: Run
+    mock_server: respx.MockRouter, paycheck: Run
 ) -> None:
-    server.post("/bill").respond(200, json=BILL)
+    mock_server.post("/bill").respond(200, json=BILL)
     result = paycheck("bill", "Online marketplace", "--from", "2026-12-01", "--to", "2026-12-10")
     assert result.code == 0
     assert "Total: 37.50 USD" in result.out
@@ -186,8 +188,8 @@ def test_bill_prints_the_total_and_the_artifact_with_the_shown_once_warning(
     assert ARTIFACT in result.out.splitlines()
 
 
-def test_bill_json_carries_the_artifact(server: respx.MockRouter, paycheck: Run) -> None:
-    server.post("/bill").respond(200, json=BILL)
+def test_bill_json_carries_the_artifact(mock_server: respx.MockRouter, paycheck: Run) -> None:
+    mock_server.post("/bill").respond(200, json=BILL)
     result = paycheck(
         "bill", "Online marketplace", "--from", "2026-12-01", "--to", "2026-12-10", "--json"
     )
@@ -211,34 +213,34 @@ def test_bill_json_carries_the_artifact(server: respx.MockRouter, paycheck: Run)
 
 
 def test_bill_understands_today_and_tomorrow_as_utc_days(
-    server: respx.MockRouter, paycheck: Run, monkeypatch: pytest.MonkeyPatch
+    mock_server: respx.MockRouter, paycheck: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_app, "_today", lambda: date(2026, 12, 31))
-    route = server.post("/bill").respond(200, json=BILL)
+    route = mock_server.post("/bill").respond(200, json=BILL)
     paycheck("bill", "Online marketplace", "--from", "today", "--to", "Tomorrow")
     assert (sent(route)["dateFrom"], sent(route)["dateTo"]) == ("2026-12-31", "2027-01-01")
 
 
 def test_bill_with_a_bad_date_says_the_expected_format_and_sends_nothing(
-    server: respx.MockRouter, paycheck: Run
+    mock_server: respx.MockRouter, paycheck: Run
 ) -> None:
-    route = server.post("/bill").respond(200, json=BILL)
+    route = mock_server.post("/bill").respond(200, json=BILL)
     result = paycheck("bill", "Online marketplace", "--from", "01/12/2026", "--to", "2026-12-10")
     assert_one_error_line(result, "--from", "'01/12/2026'", "YYYY-MM-DD")
     assert not route.called
 
 
 def test_bill_refuses_a_period_that_ends_before_it_starts(
-    server: respx.MockRouter, paycheck: Run
+    mock_server: respx.MockRouter, paycheck: Run
 ) -> None:
-    route = server.post("/bill").respond(200, json=BILL)
+    route = mock_server.post("/bill").respond(200, json=BILL)
     result = paycheck("bill", "Online marketplace", "--from", "2026-12-10", "--to", "2026-12-01")
     assert_one_error_line(result, "--to 2026-12-01 is before --from 2026-12-10")
     assert not route.called
 
 
-def test_bill_sends_the_idempotency_key(server: respx.MockRouter, paycheck: Run) -> None:
-    route = server.post("/bill").respond(200, json=BILL)
+def test_bill_sends_the_idempotency_key(mock_server: respx.MockRouter, paycheck: Run) -> None:
+    route = mock_server.post("/bill").respond(200, json=BILL)
     paycheck(
         "bill",
         "Online marketplace",
@@ -253,9 +255,9 @@ def test_bill_sends_the_idempotency_key(server: respx.MockRouter, paycheck: Run)
 
 
 def test_bill_of_an_unknown_service_shows_the_servers_description(
-    server: respx.MockRouter, paycheck: Run
+    mock_server: respx.MockRouter, paycheck: Run
 ) -> None:
-    server.post("/bill").respond(404, json={"description": "Service 'Nope' not found"})
+    mock_server.post("/bill").respond(404, json={"description": "Service 'Nope' not found"})
     result = paycheck("bill", "Nope", "--from", "2026-12-01", "--to", "2026-12-10")
     assert_one_error_line(result, "Service 'Nope' not found", "404", "paycheck services")
 
@@ -263,8 +265,8 @@ def test_bill_of_an_unknown_service_shows_the_servers_description(
 # --- pay, info, reset ------------------------------------------------------------------------
 
 
-def test_pay_prints_the_token(server: respx.MockRouter, paycheck: Run) -> None:
-    route = server.post("/pay").respond(200, json=PAYMENT)
+def test_pay_prints_the_token(mock_server: respx.MockRouter, paycheck: Run) -> None:
+    route = mock_server.post("/pay").respond(200, json=PAYMENT)
     result = paycheck("pay", ARTIFACT)
     assert result.code == 0
     assert sent(route) == {"paymentArtifact": ARTIFACT}
@@ -273,8 +275,8 @@ def test_pay_prints_the_token(server: respx.MockRouter, paycheck: Run) -> None:
     assert "paid until 2026-12-10" in result.out
 
 
-def test_pay_json_carries_the_token(server: respx.MockRouter, paycheck: Run) -> None:
-    server.post("/pay").respond(200, json=PAYMENT)
+def test_pay_json_carries_the_token(mock_server: respx.MockRouter, paycheck: Run) -> None:
+    mock_server.post("/pay").respond(200, json=PAYMENT)
     result = paycheck("pay", ARTIFACT, "--json")
     assert result.json() == {
         "message": "Payment is done",
@@ -286,16 +288,18 @@ def test_pay_json_carries_the_token(server: respx.MockRouter, paycheck: Run) -> 
     }
 
 
-def test_pay_sends_the_card_number_without_spaces(server: respx.MockRouter, paycheck: Run) -> None:
-    route = server.post("/pay").respond(200, json=PAYMENT)
+def test_pay_sends_the_card_number_without_spaces(
+    mock_server: respx.MockRouter, paycheck: Run
+) -> None:
+    route = mock_server.post("/pay").respond(200, json=PAYMENT)
     paycheck("pay", ARTIFACT, "--card", "4242 4242 4242 4242")
     assert sent(route)["card"] == "4242424242424242"
 
 
 def test_pay_of_a_paid_bill_says_nothing_was_charged(
-    server: respx.MockRouter, paycheck: Run
+    mock_server: respx.MockRouter, paycheck: Run
 ) -> None:
-    server.post("/pay").respond(200, json={**PAYMENT, "message": "Payment already processed"})
+    mock_server.post("/pay").respond(200, json={**PAYMENT, "message": "Payment already processed"})
     result = paycheck("pay", ARTIFACT)
     assert result.code == 0
     assert "nothing was charged" in result.out
@@ -303,49 +307,49 @@ def test_pay_of_a_paid_bill_says_nothing_was_charged(
 
 
 def test_pay_with_a_declined_card_is_an_error_saying_nothing_was_charged(
-    server: respx.MockRouter, paycheck: Run
+    mock_server: respx.MockRouter, paycheck: Run
 ) -> None:
-    server.post("/pay").respond(402, json={"description": "Your card was declined"})
+    mock_server.post("/pay").respond(402, json={"description": "Your card was declined"})
     result = paycheck("pay", ARTIFACT, "--card", "4000000000000002")
     assert_one_error_line(result, "declined", "Your card was declined", "nothing was charged")
 
 
 def test_pay_of_an_unknown_artifact_shows_the_servers_description(
-    server: respx.MockRouter, paycheck: Run
+    mock_server: respx.MockRouter, paycheck: Run
 ) -> None:
-    server.post("/pay").respond(404, json={"description": "Artifact is not found"})
+    mock_server.post("/pay").respond(404, json={"description": "Artifact is not found"})
     assert_one_error_line(paycheck("pay", ARTIFACT), "Artifact is not found (HTTP 404)")
 
 
 @pytest.mark.parametrize("command", ["pay", "info", "reset"])
 def test_an_access_token_is_refused_where_an_artifact_is_expected(
-    server: respx.MockRouter, paycheck: Run, command: str
+    mock_server: respx.MockRouter, paycheck: Run, command: str
 ) -> None:
     result = paycheck(command, TOKEN)
     assert_one_error_line(result, "access token", "not a payment artifact")
-    assert not server.calls
+    assert not mock_server.calls
     assert TOKEN not in result.err
 
 
 def test_a_truncated_artifact_is_refused_without_showing_it(
-    server: respx.MockRouter, paycheck: Run
+    mock_server: respx.MockRouter, paycheck: Run
 ) -> None:
     result = paycheck("pay", ARTIFACT[:-3])
     assert_one_error_line(result, "not a well-formed payment artifact", "copied whole")
     assert ARTIFACT[:-3] not in result.err
-    assert not server.calls
+    assert not mock_server.calls
 
 
 def test_pay_without_an_artifact_says_how_to_give_one(
-    server: respx.MockRouter, paycheck: Run
+    mock_server: respx.MockRouter, paycheck: Run
 ) -> None:
     assert_one_error_line(paycheck("pay"), "--artifact-file FILE", "- to read it from stdin")
 
 
 def test_info_shows_the_service_its_methods_and_the_paid_days(
-    server: respx.MockRouter, paycheck: Run
+    mock_server: respx.MockRouter, paycheck: Run
 ) -> None:
-    route = server.post("/payment/info").respond(200, json=INFO)
+    route = mock_server.post("/payment/info").respond(200, json=INFO)
     result = paycheck("info", ARTIFACT)
     assert result.code == 0
     assert sent(route) == {"paymentArtifact": ARTIFACT}
@@ -355,8 +359,10 @@ def test_info_shows_the_service_its_methods_and_the_paid_days(
     assert "2026-12-10" in result.out
 
 
-def test_info_json_is_the_payment_without_secrets(server: respx.MockRouter, paycheck: Run) -> None:
-    server.post("/payment/info").respond(200, json=INFO)
+def test_info_json_is_the_payment_without_secrets(
+    mock_server: respx.MockRouter, paycheck: Run
+) -> None:
+    mock_server.post("/payment/info").respond(200, json=INFO)
     result = paycheck("info", ARTIFACT, "--json")
     assert result.json() == {
         "availableService": "Online marketplace",
@@ -369,9 +375,9 @@ def test_info_json_is_the_payment_without_secrets(server: respx.MockRouter, payc
 
 
 def test_reset_prints_the_new_token_and_the_grace_period(
-    server: respx.MockRouter, paycheck: Run
+    mock_server: respx.MockRouter, paycheck: Run
 ) -> None:
-    route = server.post("/token/reset").respond(200, json={"token": TOKEN})
+    route = mock_server.post("/token/reset").respond(200, json={"token": TOKEN})
     result = paycheck("reset", ARTIFACT)
     assert result.code == 0
     assert sent(route) == {"paymentArtifact": ARTIFACT}
@@ -379,8 +385,8 @@ def test_reset_prints_the_new_token_and_the_grace_period(
     assert "grace period" in result.out
 
 
-def test_reset_json_is_the_new_token(server: respx.MockRouter, paycheck: Run) -> None:
-    server.post("/token/reset").respond(200, json={"token": TOKEN})
+def test_reset_json_is_the_new_token(mock_server: respx.MockRouter, paycheck: Run) -> None:
+    mock_server.post("/token/reset").respond(200, json={"token": TOKEN})
     assert paycheck("reset", ARTIFACT, "--json").json() == {"token": TOKEN}
 
 
@@ -391,8 +397,8 @@ def check_args(*extra: str) -> tuple[str, ...]:
     return ("check", TOKEN, "--service", "Online marketplace", "--method", "getInfo", *extra)
 
 
-def test_check_of_an_allowed_token_exits_0(server: respx.MockRouter, paycheck: Run) -> None:
-    route = server.post("/token/check").respond(200, json=ALLOWED)
+def test_check_of_an_allowed_token_exits_0(mock_server: respx.MockRouter, paycheck: Run) -> None:
+    route = mock_server.post("/token/check").respond(200, json=ALLOWED)
     result = paycheck(*check_args())
     assert result.code == 0
     assert sent(route) == {
@@ -409,9 +415,9 @@ def test_check_of_an_allowed_token_exits_0(server: respx.MockRouter, paycheck: R
     [(401, "Invalid or expired token"), (403, "Access to service or method is forbidden")],
 )
 def test_check_of_a_denied_token_exits_1_with_the_reason(
-    server: respx.MockRouter, paycheck: Run, status: int, description: str
+    mock_server: respx.MockRouter, paycheck: Run, status: int, description: str
 ) -> None:
-    server.post("/token/check").respond(status, json={"description": description})
+    mock_server.post("/token/check").respond(status, json={"description": description})
     result = paycheck(*check_args())
     assert result.code == 1
     assert result.out.startswith(f"denied ({status})")
@@ -420,9 +426,9 @@ def test_check_of_a_denied_token_exits_1_with_the_reason(
 
 
 def test_check_json_is_the_decision_without_the_token(
-    server: respx.MockRouter, paycheck: Run
+    mock_server: respx.MockRouter, paycheck: Run
 ) -> None:
-    server.post("/token/check").respond(
+    mock_server.post("/token/check").respond(
         200,
         json=ALLOWED,
         headers={"Cache-Control": "max-age=60"},
@@ -441,8 +447,8 @@ def test_check_json_is_the_decision_without_the_token(
     assert TOKEN not in result.out
 
 
-def test_check_json_of_a_denied_token_exits_1(server: respx.MockRouter, paycheck: Run) -> None:
-    server.post("/token/check").respond(401, json={"description": "Invalid or expired token"})
+def test_check_json_of_a_denied_token_exits_1(mock_server: respx.MockRouter, paycheck: Run) -> None:
+    mock_server.post("/token/check").respond(401, json={"description": "Invalid or expired token"})
     result = paycheck(*check_args("--json"))
     assert result.code == 1
     assert result.json()["allowed"] is False
@@ -450,18 +456,18 @@ def test_check_json_of_a_denied_token_exits_1(server: respx.MockRouter, paycheck
 
 
 def test_check_denies_a_malformed_token_without_asking_the_server(
-    server: respx.MockRouter, paycheck: Run
+    mock_server: respx.MockRouter, paycheck: Run
 ) -> None:
     result = paycheck("check", TOKEN[:-1], "--service", "Online marketplace", "--method", "getInfo")
     assert result.code == 1
     assert "malformed" in result.out
-    assert not server.calls
+    assert not mock_server.calls
 
 
 def test_check_that_the_server_cannot_answer_exits_2(
-    server: respx.MockRouter, paycheck: Run
+    mock_server: respx.MockRouter, paycheck: Run
 ) -> None:
-    server.post("/token/check").respond(500, json={"description": "Internal error"})
+    mock_server.post("/token/check").respond(500, json={"description": "Internal error"})
     assert_one_error_line(paycheck(*check_args()), URL, "500", "Internal error")
 
 
@@ -492,10 +498,10 @@ def test_the_default_server_is_port_8000_on_localhost(
 
 
 def test_the_server_option_wins_over_the_environment(
-    server: respx.MockRouter, paycheck: Run, monkeypatch: pytest.MonkeyPatch
+    mock_server: respx.MockRouter, paycheck: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PAYCHECK_SERVER_URL", "http://elsewhere.test")
-    route = server.get("/services").respond(200, json=CATALOG)
+    route = mock_server.get("/services").respond(200, json=CATALOG)
     assert paycheck("services", "--server", URL).code == 0
     assert route.called
 
@@ -506,9 +512,9 @@ def test_a_server_that_is_not_an_http_url_is_refused(paycheck: Run) -> None:
 
 
 def test_an_answer_that_is_not_the_contracts_suggests_checking_the_server(
-    server: respx.MockRouter, paycheck: Run
+    mock_server: respx.MockRouter, paycheck: Run
 ) -> None:
-    server.get("/services").respond(200, text="<html>hello</html>")
+    mock_server.get("/services").respond(200, text="<html>hello</html>")
     result = paycheck("services")
     assert_one_error_line(result, URL, "not the contract's", "Paycheck payment server")
 
@@ -517,16 +523,16 @@ def test_an_answer_that_is_not_the_contracts_suggests_checking_the_server(
 
 
 def test_output_has_no_colour_when_it_is_not_a_terminal(
-    server: respx.MockRouter, paycheck: Run
+    mock_server: respx.MockRouter, paycheck: Run
 ) -> None:
-    server.post("/token/check").respond(401, json={"description": "Invalid or expired token"})
+    mock_server.post("/token/check").respond(401, json={"description": "Invalid or expired token"})
     assert "\x1b[" not in paycheck(*check_args()).out
 
 
 def test_no_color_turns_colour_off_even_on_a_terminal(
-    server: respx.MockRouter, paycheck: Run, monkeypatch: pytest.MonkeyPatch
+    mock_server: respx.MockRouter, paycheck: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server.post("/token/check").respond(401, json={"description": "Invalid or expired token"})
+    mock_server.post("/token/check").respond(401, json={"description": "Invalid or expired token"})
     monkeypatch.setenv("FORCE_COLOR", "1")
     assert "\x1b[1;31mdenied" in paycheck(*check_args()).out
     monkeypatch.setenv("NO_COLOR", "1")

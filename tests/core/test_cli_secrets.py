@@ -45,7 +45,7 @@ Run = Callable[..., Result]
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> respx.MockRouter:
+def mock_server(monkeypatch: pytest.MonkeyPatch) -> respx.MockRouter:
     """A mocked payment server at URL, which ``paycheck`` uses through PAYCHECK_SERVER_URL."""
     router = respx.MockRouter(base_url=URL, assert_all_called=False)
     monkeypatch.setattr(_app, "_transport", lambda: httpx.MockTransport(router.handler))
@@ -74,9 +74,9 @@ def sent(route: respx.Route) -> Any:
 
 
 def test_save_writes_the_artifact_to_a_file_only_its_owner_can_read(
-    server: respx.MockRouter, paycheck: Run, tmp_path: Path
+    mock_server: respx.MockRouter, paycheck: Run, tmp_path: Path
 ) -> None:
-    server.post("/bill").respond(200, json=BILL)
+    mock_server.post("/bill").respond(200, json=BILL)
     target = tmp_path / "artifact.txt"
     result = paycheck(*BILL_ARGS, "--save", str(target))
     assert result.code == 0
@@ -85,9 +85,9 @@ def test_save_writes_the_artifact_to_a_file_only_its_owner_can_read(
 
 
 def test_save_keeps_the_artifact_off_the_terminal(
-    server: respx.MockRouter, paycheck: Run, tmp_path: Path
+    mock_server: respx.MockRouter, paycheck: Run, tmp_path: Path
 ) -> None:
-    server.post("/bill").respond(200, json=BILL)
+    mock_server.post("/bill").respond(200, json=BILL)
     target = tmp_path / "artifact.txt"
     result = paycheck(*BILL_ARGS, "--save", str(target))
     assert ARTIFACT not in result.out
@@ -96,9 +96,9 @@ def test_save_keeps_the_artifact_off_the_terminal(
 
 
 def test_save_with_json_names_the_file_instead_of_the_artifact(
-    server: respx.MockRouter, paycheck: Run, tmp_path: Path
+    mock_server: respx.MockRouter, paycheck: Run, tmp_path: Path
 ) -> None:
-    server.post("/bill").respond(200, json=BILL)
+    mock_server.post("/bill").respond(200, json=BILL)
     target = tmp_path / "artifact.txt"
     document = json.loads(paycheck(*BILL_ARGS, "--save", str(target), "--json").out)
     assert document["paymentArtifact"] is None
@@ -106,9 +106,9 @@ def test_save_with_json_names_the_file_instead_of_the_artifact(
 
 
 def test_save_refuses_to_overwrite_a_file_and_makes_no_bill(
-    server: respx.MockRouter, paycheck: Run, tmp_path: Path
+    mock_server: respx.MockRouter, paycheck: Run, tmp_path: Path
 ) -> None:
-    route = server.post("/bill").respond(200, json=BILL)
+    route = mock_server.post("/bill").respond(200, json=BILL)
     target = tmp_path / "artifact.txt"
     target.write_text("an older artifact\n")
     result = paycheck(*BILL_ARGS, "--save", str(target))
@@ -122,9 +122,9 @@ def test_save_refuses_to_overwrite_a_file_and_makes_no_bill(
 
 
 def test_save_refuses_a_symlink_even_to_a_missing_file(
-    server: respx.MockRouter, paycheck: Run, tmp_path: Path
+    mock_server: respx.MockRouter, paycheck: Run, tmp_path: Path
 ) -> None:
-    route = server.post("/bill").respond(200, json=BILL)
+    route = mock_server.post("/bill").respond(200, json=BILL)
     link = tmp_path / "artifact.txt"
     link.symlink_to(tmp_path / "elsewhere.txt")
     assert paycheck(*BILL_ARGS, "--save", str(link)).code == 2
@@ -133,9 +133,9 @@ def test_save_refuses_a_symlink_even_to_a_missing_file(
 
 
 def test_save_into_a_missing_folder_says_why_and_makes_no_bill(
-    server: respx.MockRouter, paycheck: Run, tmp_path: Path
+    mock_server: respx.MockRouter, paycheck: Run, tmp_path: Path
 ) -> None:
-    route = server.post("/bill").respond(200, json=BILL)
+    route = mock_server.post("/bill").respond(200, json=BILL)
     target = tmp_path / "missing" / "artifact.txt"
     result = paycheck(*BILL_ARGS, "--save", str(target))
     assert result.code == 2
@@ -146,9 +146,9 @@ def test_save_into_a_missing_folder_says_why_and_makes_no_bill(
 
 
 def test_save_leaves_no_file_behind_when_the_bill_fails(
-    server: respx.MockRouter, paycheck: Run, tmp_path: Path
+    mock_server: respx.MockRouter, paycheck: Run, tmp_path: Path
 ) -> None:
-    server.post("/bill").respond(404, json={"description": "Service not found"})
+    mock_server.post("/bill").respond(404, json={"description": "Service not found"})
     target = tmp_path / "artifact.txt"
     assert paycheck(*BILL_ARGS, "--save", str(target)).code == 2
     assert not target.exists()
@@ -161,9 +161,9 @@ PAYMENT = {"message": "Payment is done", "token": TOKEN}
 
 
 def test_artifact_file_is_read_and_sent(
-    server: respx.MockRouter, paycheck: Run, tmp_path: Path
+    mock_server: respx.MockRouter, paycheck: Run, tmp_path: Path
 ) -> None:
-    route = server.post("/pay").respond(200, json=PAYMENT)
+    route = mock_server.post("/pay").respond(200, json=PAYMENT)
     source = tmp_path / "artifact.txt"
     source.write_text(ARTIFACT + "\n")
     result = paycheck("pay", "--artifact-file", str(source))
@@ -183,14 +183,14 @@ def test_artifact_file_is_read_and_sent(
     ],
 )
 def test_info_and_reset_read_the_artifact_file_too(
-    server: respx.MockRouter,
+    mock_server: respx.MockRouter,
     paycheck: Run,
     tmp_path: Path,
     command: str,
     path: str,
     answer: dict[str, Any],
 ) -> None:
-    route = server.post(path).respond(200, json=answer)
+    route = mock_server.post(path).respond(200, json=answer)
     source = tmp_path / "artifact.txt"
     source.write_text(ARTIFACT)
     assert paycheck(command, "--artifact-file", str(source)).code == 0
@@ -198,10 +198,10 @@ def test_info_and_reset_read_the_artifact_file_too(
 
 
 def test_a_file_written_by_save_is_read_by_artifact_file(
-    server: respx.MockRouter, paycheck: Run, tmp_path: Path
+    mock_server: respx.MockRouter, paycheck: Run, tmp_path: Path
 ) -> None:
-    server.post("/bill").respond(200, json=BILL)
-    route = server.post("/pay").respond(200, json=PAYMENT)
+    mock_server.post("/bill").respond(200, json=BILL)
+    route = mock_server.post("/pay").respond(200, json=PAYMENT)
     target = tmp_path / "artifact.txt"
     paycheck(*BILL_ARGS, "--save", str(target))
     assert paycheck("pay", "--artifact-file", str(target)).code == 0
@@ -210,20 +210,20 @@ def test_a_file_written_by_save_is_read_by_artifact_file(
 
 @pytest.mark.parametrize("args", [("pay", "-"), ("pay", "--artifact-file", "-")])
 def test_a_dash_reads_the_artifact_from_stdin(
-    server: respx.MockRouter, paycheck: Run, args: tuple[str, ...]
+    mock_server: respx.MockRouter, paycheck: Run, args: tuple[str, ...]
 ) -> None:
-    route = server.post("/pay").respond(200, json=PAYMENT)
+    route = mock_server.post("/pay").respond(200, json=PAYMENT)
     assert paycheck(*args, stdin=ARTIFACT + "\n").code == 0
     assert sent(route) == {"paymentArtifact": ARTIFACT}
 
 
-def test_an_empty_stdin_is_refused(server: respx.MockRouter, paycheck: Run) -> None:
+def test_an_empty_stdin_is_refused(mock_server: respx.MockRouter, paycheck: Run) -> None:
     result = paycheck("pay", "-", stdin="")
     assert (result.code, result.err) == (2, "error: no payment artifact in stdin\n")
 
 
 def test_a_missing_artifact_file_is_named_in_the_error(
-    server: respx.MockRouter, paycheck: Run, tmp_path: Path
+    mock_server: respx.MockRouter, paycheck: Run, tmp_path: Path
 ) -> None:
     source = tmp_path / "nope.txt"
     result = paycheck("pay", "--artifact-file", str(source))
@@ -234,7 +234,7 @@ def test_a_missing_artifact_file_is_named_in_the_error(
 
 
 def test_an_artifact_file_holding_something_else_is_refused_without_showing_it(
-    server: respx.MockRouter, paycheck: Run, tmp_path: Path
+    mock_server: respx.MockRouter, paycheck: Run, tmp_path: Path
 ) -> None:
     source = tmp_path / "artifact.txt"
     source.write_text(TOKEN)
@@ -242,19 +242,19 @@ def test_an_artifact_file_holding_something_else_is_refused_without_showing_it(
     assert result.code == 2
     assert f"{source} holds an access token" in result.err
     assert TOKEN not in result.err
-    assert not server.calls
+    assert not mock_server.calls
 
 
 def test_an_artifact_argument_and_file_together_are_refused(
-    server: respx.MockRouter, paycheck: Run, tmp_path: Path
+    mock_server: respx.MockRouter, paycheck: Run, tmp_path: Path
 ) -> None:
     result = paycheck("pay", ARTIFACT, "--artifact-file", str(tmp_path / "a.txt"))
     assert result.code == 2
     assert "not both" in result.err
 
 
-def test_check_reads_the_token_from_stdin(server: respx.MockRouter, paycheck: Run) -> None:
-    route = server.post("/token/check").respond(
+def test_check_reads_the_token_from_stdin(mock_server: respx.MockRouter, paycheck: Run) -> None:
+    route = mock_server.post("/token/check").respond(
         200,
         json={"allowed": True, "serviceName": "S", "methodName": "m", "paidUntil": "2026-12-10"},
     )
@@ -264,9 +264,9 @@ def test_check_reads_the_token_from_stdin(server: respx.MockRouter, paycheck: Ru
 
 
 def test_umask_does_not_loosen_the_saved_file(
-    server: respx.MockRouter, paycheck: Run, tmp_path: Path
+    mock_server: respx.MockRouter, paycheck: Run, tmp_path: Path
 ) -> None:
-    server.post("/bill").respond(200, json=BILL)
+    mock_server.post("/bill").respond(200, json=BILL)
     target = tmp_path / "artifact.txt"
     previous = os.umask(0)
     try:
@@ -278,7 +278,7 @@ def test_umask_does_not_loosen_the_saved_file(
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
 def test_a_save_that_cannot_be_written_prints_the_artifact_rather_than_lose_it(
-    server: respx.MockRouter, paycheck: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    mock_server: respx.MockRouter, paycheck: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # /dev/full accepts the open and fails every write with ENOSPC: a full disk, for real.
     target = tmp_path / "artifact.txt"
@@ -287,7 +287,7 @@ def test_a_save_that_cannot_be_written_prints_the_artifact_rather_than_lose_it(
         "create",
         lambda path: ArtifactFile(path, os.open("/dev/full", os.O_WRONLY)),
     )
-    server.post("/bill").respond(200, json=BILL)
+    mock_server.post("/bill").respond(200, json=BILL)
     result = paycheck(*BILL_ARGS, "--save", str(target))
     assert result.code == 2
     assert ARTIFACT in result.out.splitlines()
