@@ -133,7 +133,7 @@ async def test_a_denial_is_kept_at_most_an_hour(
     assert await expiry(validator, server, clock, probe=[3599.9, 3600]) == [True, False]
 
 
-async def test_an_allow_with_allowed_false_in_a_200_is_cached_as_a_denial(
+async def test_a_200_with_allowed_false_is_cached_as_a_denial(
     make_validator: Any, server: Any, clock: Any
 ) -> None:
     server.answer(200, {"allowed": False, "serviceName": SERVICE, "methodName": "getInfo"})

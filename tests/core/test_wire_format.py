@@ -143,7 +143,7 @@ async def test_money_is_read_as_a_decimal_with_two_places(
 ) -> None:
     server.answer(200, {**contract.BILL, "totalPrice": wire})
 
-    bill = await twin.call(*("create_bill", *contract.CALLS["create_bill"][0]))
+    bill = await twin.call("create_bill", *contract.CALLS["create_bill"][0])
 
     assert bill.total_price == Decimal(money)
     assert str(bill.total_price) == money
