@@ -49,6 +49,13 @@ class CommandError(Exception):
     """A command cannot go on; the message is the one line shown after ``error:``."""
 
 
+# Usage errors (missing option, unknown command) are Click's ClickException: vendored inside
+# Typer since 0.26, Click's own before. typer.BadParameter is public in both and derives from it.
+_USAGE_ERROR: type[Exception] = next(
+    cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException"
+)
+
+
 def _transport() -> httpx.BaseTransport | None:
     """The client's transport: ``None`` is httpx's own (the network); tests return a mock."""
     return None
@@ -359,10 +366,10 @@ def run(argv: Sequence[str]) -> int:
     except (CommandError, InputError) as exc:
         _error(str(exc))
         return EXIT_ERROR
-    except typer.TyperException as exc:  # usage errors: missing option, unknown command, ...
+    except _USAGE_ERROR as exc:
         context = getattr(exc, "ctx", None)
         where = context.command_path if context is not None else "paycheck"
-        _error(f"{exc.format_message()} See '{where} --help'.")
+        _error(f"{getattr(exc, 'format_message', exc.__str__)()} See '{where} --help'.")
         return EXIT_ERROR
     except typer.Abort:
         _error("aborted")
