@@ -1,0 +1,3 @@
+"""The version of the payment server."""
+
+__version__ = "0.1.0"

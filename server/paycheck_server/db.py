@@ -1,0 +1,190 @@
+"""The database: tables, the engine and its per-dialect setup.
+
+Secrets are stored only as SHA-256 hex digests (``artifact_digest``, ``tokens.digest``,
+``idempotency_keys.key_digest``), unique and indexed: rows are found by digest, never by a
+prefix of a secret. Two constraints carry the concurrency rules, whatever the code does:
+
+- ``charges.bill_id`` is UNIQUE: a bill is charged at most once;
+- ``uq_tokens_current``: at most one token per bill has no deadline (is *current*).
+
+SQLite runs in WAL mode with a busy timeout; write transactions start with ``BEGIN
+IMMEDIATE`` so that two writers queue instead of failing halfway (the ``sqlite_begin``
+execution option picks the kind of ``BEGIN``). Datetimes are stored as naive UTC and read back
+timezone-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    event,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "bill_lines",
+    "bills",
+    "charges",
+    "create_engine",
+    "idempotency_keys",
+    "metadata",
+    "tokens",
+]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime, stored naive so both databases compare it the same way."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("UTCDateTime needs a timezone-aware datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+bills = Table(
+    "bills",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("artifact_digest", String(64), nullable=False, unique=True),
+    Column("service_name", String(200), nullable=False),
+    Column("date_from", Date, nullable=False),
+    Column("date_to", Date, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("status", String(10), nullable=False),
+    # Bumped by every token issue: the UPDATE that bumps it is the per-bill lock.
+    Column("token_generation", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("paid_at", UTCDateTime, nullable=True),
+    CheckConstraint("status IN ('unpaid', 'paid')", name="status"),
+)
+
+bill_lines = Table(
+    "bill_lines",
+    metadata,
+    Column("bill_id", String(40), ForeignKey("bills.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("method_name", String(200), nullable=False),
+    Column("price_minor", BigInteger, nullable=False),
+)
+
+charges = Table(
+    "charges",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("bill_id", String(40), ForeignKey("bills.id"), nullable=False, unique=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("provider", String(40), nullable=False),
+    Column("reference", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("bill_id", String(40), ForeignKey("bills.id"), nullable=False, index=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    # NULL while the token is current; the instant it stops working once replaced or revoked.
+    Column("expires_at", UTCDateTime, nullable=True),
+)
+Index(
+    "uq_tokens_current",
+    tokens.c.bill_id,
+    unique=True,
+    sqlite_where=tokens.c.expires_at.is_(None),
+    postgresql_where=tokens.c.expires_at.is_(None),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("endpoint", String(40), primary_key=True),
+    Column("key_digest", String(64), primary_key=True),
+    Column("request_digest", String(64), nullable=False),
+    Column("salt", String(64), nullable=False),
+    Column("secret_digest", String(64), nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+
+def _is_file_sqlite(url: str) -> bool:
+    return url.startswith("sqlite") and ":memory:" not in url and url.rstrip("/") != "sqlite"
+
+
+def create_engine(url: str, **options: Any) -> AsyncEngine:
+    """An async engine for ``url`` set up for Paycheck (SQLite: WAL, busy timeout, BEGIN kinds).
+
+    Args:
+        url: a ``sqlite+aiosqlite`` or ``postgresql+asyncpg`` URL.
+        options: passed to :func:`sqlalchemy.ext.asyncio.create_async_engine`.
+    """
+    if url.startswith("postgresql"):
+        # An unreachable host must fail in seconds, not after the OS's TCP timeout.
+        options.setdefault("connect_args", {"timeout": 10})
+        options.setdefault("pool_pre_ping", True)
+    engine = create_async_engine(url, **options)
+    if url.startswith("sqlite"):
+        wal = _is_file_sqlite(url)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _connect(dbapi_connection: Any, connection_record: Any) -> None:
+            # The driver's own transaction handling would BEGIN lazily and DEFERRED; we
+            # emit BEGIN ourselves (below) so writers take the lock before they read.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout = 30000")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            if wal:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin(connection: Connection) -> None:
+            kind = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+            if kind not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
+                raise ValueError(f"sqlite_begin must be DEFERRED, IMMEDIATE or EXCLUSIVE: {kind}")
+            connection.exec_driver_sql(f"BEGIN {kind}")
+
+    return engine

@@ -1,0 +1,443 @@
+"""Every read and write of the server's database, one transaction per operation.
+
+The concurrency rules live in the SQL, not in read-then-write code:
+
+- paying claims the bill with ``UPDATE bills SET status = 'paid' ... WHERE status = 'unpaid'``
+  and charges only when that update changed a row; ``charges.bill_id`` is UNIQUE besides;
+- every token issue first bumps ``bills.token_generation`` of a paid bill: that update locks
+  the bill's row (PostgreSQL) or holds SQLite's write lock, so issues for one bill happen one
+  after the other, across processes;
+- write transactions on SQLite start with ``BEGIN IMMEDIATE`` (see :mod:`paycheck_server.db`).
+
+An operation given a :class:`Memo` also stores its ``Idempotency-Key`` record in the same
+transaction; a concurrent request with the same key then fails on the primary key, rolls back
+everything it did, and replays the winner's answer.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Generic, Literal, TypeVar
+
+from sqlalchemy import Row, delete, insert, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from paycheck_core.tokens import digest as secret_digest
+
+from . import db
+from .access import TokenState
+from .clock import Clock
+from .domain import BillLine, Period, Quote, bill_deadline
+from .errors import NotFoundError, PaymentDeclinedError
+from .idempotency import NewKey, StoredKey
+from .payments import ChargeDeclined, PaymentProvider
+
+__all__ = ["Memo", "PayResult", "Store", "StoredBill"]
+
+T = TypeVar("T")
+
+ARTIFACT_NOT_FOUND = "Artifact is not found"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBill:
+    """A bill as stored (its artifact is not: only its digest is)."""
+
+    id: str
+    service: str
+    period: Period
+    currency: str
+    total_minor: int
+    status: Literal["unpaid", "paid"]
+    created_at: datetime
+    expires_at: datetime
+    paid_at: datetime | None
+    lines: tuple[BillLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PayResult:
+    """The outcome of ``/pay``: the paid bill and whether this request charged it."""
+
+    bill: StoredBill
+    charged: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Memo(Generic[T]):
+    """An ``Idempotency-Key`` to remember with an operation's answer.
+
+    Attributes:
+        key: the new key's record (digests, salt, derived secret).
+        render: the answer without its secret, from the operation's result.
+        ttl_seconds: how long the key is remembered.
+    """
+
+    key: NewKey
+    render: Callable[[T], dict[str, Any]]
+    ttl_seconds: int
+
+
+class Store:
+    """The database operations of the payment server.
+
+    Args:
+        engine: an engine made by :func:`paycheck_server.db.create_engine`.
+        clock: where "now" comes from.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, clock: Clock) -> None:
+        self.engine = engine
+        self._clock = clock
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as connection:
+            connection = await connection.execution_options(sqlite_begin="IMMEDIATE")
+            async with connection.begin():
+                yield connection
+
+    async def ping(self) -> None:
+        """Run ``SELECT 1``; raises the driver's error when the database cannot be reached."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def aclose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+    # --- reads --------------------------------------------------------------------------------
+
+    async def _bill(self, connection: AsyncConnection, artifact_digest: str) -> StoredBill | None:
+        row = (
+            await connection.execute(
+                select(db.bills).where(db.bills.c.artifact_digest == artifact_digest)
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        lines = await connection.execute(
+            select(db.bill_lines.c.method_name, db.bill_lines.c.price_minor)
+            .where(db.bill_lines.c.bill_id == row.id)
+            .order_by(db.bill_lines.c.position)
+        )
+        return _bill_from(row, tuple(BillLine(name, price) for name, price in lines))
+
+    async def paid_bill(self, artifact_digest: str) -> StoredBill:
+        """The paid bill of an artifact (``/payment/info``).
+
+        Raises:
+            NotFoundError: the artifact is unknown, or its bill is not paid.
+        """
+        async with self.engine.connect() as connection:
+            bill = await self._bill(connection, artifact_digest)
+        if bill is None:
+            raise NotFoundError(ARTIFACT_NOT_FOUND)
+        if bill.status != "paid":
+            raise NotFoundError(_not_paid(bill, self._clock.now()))
+        return bill
+
+    async def token_state(self, token_digest: str) -> TokenState | None:
+        """What is known of the token with this digest, or ``None`` when it is unknown."""
+        query = (
+            select(
+                db.tokens.c.expires_at,
+                db.bills.c.status,
+                db.bills.c.service_name,
+                db.bills.c.date_from,
+                db.bills.c.date_to,
+                db.bill_lines.c.method_name,
+            )
+            .select_from(db.tokens.join(db.bills).join(db.bill_lines))
+            .where(db.tokens.c.digest == token_digest)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        if not rows:
+            return None
+        first = rows[0]
+        return TokenState(
+            deadline=first.expires_at,
+            paid=first.status == "paid",
+            service=first.service_name,
+            methods=frozenset(row.method_name for row in rows),
+            period=Period(first.date_from, first.date_to),
+        )
+
+    async def find_key(self, endpoint: str, key_digest: str) -> StoredKey | None:
+        """The unexpired ``Idempotency-Key`` record of ``endpoint``, or ``None``."""
+        query = select(db.idempotency_keys).where(
+            db.idempotency_keys.c.endpoint == endpoint,
+            db.idempotency_keys.c.key_digest == key_digest,
+            db.idempotency_keys.c.expires_at > self._clock.now(),
+        )
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(query)).one_or_none()
+        if row is None:
+            return None
+        return StoredKey(row.request_digest, row.salt, row.secret_digest, json.loads(row.response))
+
+    # --- writes -------------------------------------------------------------------------------
+
+    async def _remember(
+        self, connection: AsyncConnection, memo: Memo[T] | None, result: T, now: datetime
+    ) -> None:
+        if memo is None:
+            return
+        key = memo.key
+        table = db.idempotency_keys
+        # An expired record of the same key gives way; a live one makes the insert fail.
+        await connection.execute(
+            delete(table).where(
+                table.c.endpoint == key.endpoint,
+                table.c.key_digest == key.key_digest,
+                table.c.expires_at <= now,
+            )
+        )
+        await connection.execute(
+            insert(table).values(
+                endpoint=key.endpoint,
+                key_digest=key.key_digest,
+                request_digest=key.request_digest,
+                salt=key.salt,
+                secret_digest=secret_digest(key.secret),
+                response=json.dumps(memo.render(result)),
+                created_at=now,
+                expires_at=now + timedelta(seconds=memo.ttl_seconds),
+            )
+        )
+
+    async def create_bill(
+        self,
+        quote: Quote,
+        *,
+        artifact_digest: str,
+        currency: str,
+        ttl_seconds: int,
+        memo: Memo[StoredBill] | None = None,
+    ) -> StoredBill:
+        """Store a new unpaid bill for ``quote``, payable for ``ttl_seconds``."""
+        now = self._clock.now()
+        bill = StoredBill(
+            id=f"bill_{uuid.uuid4().hex}",
+            service=quote.service,
+            period=quote.period,
+            currency=currency,
+            total_minor=quote.total_minor,
+            status="unpaid",
+            created_at=now,
+            expires_at=bill_deadline(now, ttl_seconds),
+            paid_at=None,
+            lines=quote.lines,
+        )
+        async with self._write() as connection:
+            await connection.execute(
+                insert(db.bills).values(
+                    id=bill.id,
+                    artifact_digest=artifact_digest,
+                    service_name=bill.service,
+                    date_from=bill.period.date_from,
+                    date_to=bill.period.date_to,
+                    currency=currency,
+                    total_minor=bill.total_minor,
+                    status="unpaid",
+                    token_generation=0,
+                    created_at=now,
+                    expires_at=bill.expires_at,
+                )
+            )
+            await connection.execute(
+                insert(db.bill_lines),
+                [
+                    {
+                        "bill_id": bill.id,
+                        "position": position,
+                        "method_name": line.method,
+                        "price_minor": line.price_minor,
+                    }
+                    for position, line in enumerate(bill.lines)
+                ],
+            )
+            await self._remember(connection, memo, bill, now)
+        return bill
+
+    async def pay(
+        self,
+        artifact_digest: str,
+        *,
+        token_digest: str,
+        provider: PaymentProvider,
+        card: str | None,
+        grace_seconds: int,
+        memo: Memo[PayResult] | None = None,
+    ) -> PayResult:
+        """Pay the bill of an artifact (once ever) and issue a new current token.
+
+        On a bill paid before nothing is charged; the previous current token keeps working
+        for ``grace_seconds`` and tokens already in their grace keep their deadline.
+
+        Raises:
+            NotFoundError: the artifact is unknown, or its unpaid bill has expired.
+            PaymentDeclinedError: the provider declined; nothing changed.
+        """
+        now = self._clock.now()
+        async with self._write() as connection:
+            bill = await self._bill(connection, artifact_digest)
+            if bill is None:
+                raise NotFoundError(ARTIFACT_NOT_FOUND)
+            charged = False
+            if bill.status == "unpaid":
+                claim = await connection.execute(
+                    update(db.bills)
+                    .where(
+                        db.bills.c.id == bill.id,
+                        db.bills.c.status == "unpaid",
+                        db.bills.c.expires_at > now,
+                    )
+                    .values(
+                        status="paid",
+                        paid_at=now,
+                        token_generation=db.bills.c.token_generation + 1,
+                    )
+                )
+                if claim.rowcount == 1:
+                    await self._charge(connection, bill, provider, card, now)
+                    charged = True
+                    bill = replace(bill, status="paid", paid_at=now)
+            if not charged:
+                if not await self._lock_paid_bill(connection, bill.id):
+                    raise NotFoundError(_not_paid(bill, now))
+                await connection.execute(
+                    update(db.tokens)
+                    .where(db.tokens.c.bill_id == bill.id, db.tokens.c.expires_at.is_(None))
+                    .values(expires_at=now + timedelta(seconds=grace_seconds))
+                )
+                bill = replace(bill, status="paid")
+            await _issue(connection, bill.id, token_digest, now)
+            result = PayResult(bill, charged)
+            await self._remember(connection, memo, result, now)
+        return result
+
+    async def _charge(
+        self,
+        connection: AsyncConnection,
+        bill: StoredBill,
+        provider: PaymentProvider,
+        card: str | None,
+        now: datetime,
+    ) -> None:
+        try:
+            charge = await provider.charge(
+                bill_id=bill.id, amount_minor=bill.total_minor, currency=bill.currency, card=card
+            )
+        except ChargeDeclined as exc:
+            raise PaymentDeclinedError(f"{exc.reason}; nothing was charged") from None
+        await connection.execute(
+            insert(db.charges).values(
+                bill_id=bill.id,
+                amount_minor=bill.total_minor,
+                currency=bill.currency,
+                provider=charge.provider,
+                reference=charge.reference,
+                created_at=now,
+            )
+        )
+
+    async def _lock_paid_bill(self, connection: AsyncConnection, bill_id: str) -> bool:
+        locked = await connection.execute(
+            update(db.bills)
+            .where(db.bills.c.id == bill_id, db.bills.c.status == "paid")
+            .values(token_generation=db.bills.c.token_generation + 1)
+        )
+        return locked.rowcount == 1
+
+    async def reset_token(
+        self, artifact_digest: str, *, token_digest: str, grace_seconds: int
+    ) -> StoredBill:
+        """Issue a new current token for a paid bill.
+
+        The previous current token works ``grace_seconds`` more; tokens already in their
+        grace stop at once.
+
+        Raises:
+            NotFoundError: the artifact is unknown, or its bill is not paid.
+        """
+        now = self._clock.now()
+        async with self._write() as connection:
+            bill = await self._bill(connection, artifact_digest)
+            if bill is None:
+                raise NotFoundError(ARTIFACT_NOT_FOUND)
+            if not await self._lock_paid_bill(connection, bill.id):
+                raise NotFoundError(_not_paid(bill, now))
+            columns = db.tokens.c
+            await connection.execute(
+                update(db.tokens)
+                .where(columns.bill_id == bill.id, columns.expires_at > now)
+                .values(expires_at=now)
+            )
+            await connection.execute(
+                update(db.tokens)
+                .where(columns.bill_id == bill.id, columns.expires_at.is_(None))
+                .values(expires_at=now + timedelta(seconds=grace_seconds))
+            )
+            await _issue(connection, bill.id, token_digest, now)
+        return bill
+
+    async def revoke(self, token_digest: str) -> Literal["revoked", "already", "unknown"]:
+        """Make the token with this digest stop working now.
+
+        Returns:
+            ``"revoked"``, ``"already"`` when it had stopped before, or ``"unknown"``.
+        """
+        now = self._clock.now()
+        async with self._write() as connection:
+            changed = await connection.execute(
+                update(db.tokens)
+                .where(
+                    db.tokens.c.digest == token_digest,
+                    or_(db.tokens.c.expires_at.is_(None), db.tokens.c.expires_at > now),
+                )
+                .values(expires_at=now)
+            )
+            if changed.rowcount == 1:
+                return "revoked"
+            known = await connection.scalar(
+                select(db.tokens.c.id).where(db.tokens.c.digest == token_digest)
+            )
+        return "unknown" if known is None else "already"
+
+
+async def _issue(
+    connection: AsyncConnection, bill_id: str, token_digest: str, now: datetime
+) -> None:
+    await connection.execute(
+        insert(db.tokens).values(
+            bill_id=bill_id, digest=token_digest, created_at=now, expires_at=None
+        )
+    )
+
+
+def _not_paid(bill: StoredBill, now: datetime) -> str:
+    if bill.expires_at <= now:
+        return "The bill of this artifact expired unpaid; ask for a new bill"
+    return "The bill of this artifact is not paid; pay it first"
+
+
+def _bill_from(row: Row[Any], lines: tuple[BillLine, ...]) -> StoredBill:
+    return StoredBill(
+        id=row.id,
+        service=row.service_name,
+        period=Period(row.date_from, row.date_to),
+        currency=row.currency,
+        total_minor=row.total_minor,
+        status=row.status,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        paid_at=row.paid_at,
+        lines=lines,
+    )
