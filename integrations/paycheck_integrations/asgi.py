@@ -41,7 +41,7 @@ from ._common import (
 try:
     from starlette.routing import Match
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
+except ImportError as exc:
     raise ImportError(
         'paycheck_integrations.asgi needs Starlette: pip install "paycheck-suite[asgi]"'
     ) from exc

@@ -50,7 +50,7 @@ try:
     from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
     from starlette.requests import HTTPConnection, Request
     from starlette.responses import Response
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
+except ImportError as exc:
     raise ImportError(
         'paycheck_integrations.fastapi needs FastAPI: pip install "paycheck-suite[fastapi]"'
     ) from exc

@@ -48,7 +48,7 @@ from .wsgi import GRANT_KEY
 try:
     from flask import Flask, Response, current_app, g, request
     from werkzeug.local import LocalProxy
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
+except ImportError as exc:
     raise ImportError(
         'paycheck_integrations.flask needs Flask: pip install "paycheck-suite[flask]"'
     ) from exc

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -330,20 +329,3 @@ async def harness(
     async with httpx.AsyncClient(transport=transport, base_url="http://service.test") as client:
         yield Harness(name, payments, asgi_sender(app, client), handled)
     await async_validator.client.aclose()
-
-
-def run_in_threads(count: int, call: Callable[[], Any]) -> list[Any]:
-    """Run ``call`` in ``count`` threads at once; their results in order."""
-    results: list[Any] = [None] * count
-    barrier = threading.Barrier(count)
-
-    def run(index: int) -> None:
-        barrier.wait()
-        results[index] = call()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results

@@ -1,0 +1,248 @@
+"""The framework-free rules every adapter shares: header parsing, exemptions, names, denials."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from paycheck_core import AccessDecision, BadRequestError, PaymentServiceUnavailable
+from paycheck_integrations._common import (
+    MAX_AUTHORIZATION_LENGTH,
+    Denials,
+    Exemptions,
+    MethodNames,
+    Problem,
+    asgi_authorization,
+    bearer_token,
+)
+
+# --- Authorization ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["Bearer pct_abc", "bearer pct_abc", "BEARER pct_abc", "Bearer   pct_abc", " Bearer pct_abc "],
+)
+def test_a_bearer_header_gives_its_token(value: str) -> None:
+    assert bearer_token(value) == "pct_abc"
+
+
+def test_a_token_may_hold_every_b64token_character() -> None:
+    token = "aZ09-._~+/=="
+    assert bearer_token(f"Bearer {token}") == token
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (None, Problem.MISSING),
+        ("", Problem.NOT_BEARER),
+        ("Basic dXNlcjpwYXNz", Problem.NOT_BEARER),
+        ("Bearerpct_abc", Problem.NOT_BEARER),
+        ("Token pct_abc", Problem.NOT_BEARER),
+        ("Bearer", Problem.NO_TOKEN),
+        ("Bearer    ", Problem.NO_TOKEN),
+        ("Bearer pct_a pct_b", Problem.MALFORMED),
+        ("Bearer pct_é", Problem.MALFORMED),
+        ("Bearer pct_\xa0", Problem.MALFORMED),
+        ("Bearer =pct", Problem.MALFORMED),
+        ("Bearer pct_a, Bearer pct_b", Problem.SEVERAL),
+        ("Basic x, Bearer pct_b", Problem.NOT_BEARER),
+        ("Bearer " + "a" * MAX_AUTHORIZATION_LENGTH, Problem.TOO_LONG),
+    ],
+)
+def test_an_unusable_header_has_its_problem(value: str | None, problem: Problem) -> None:
+    assert bearer_token(value) is problem
+
+
+def test_asgi_headers_give_the_one_authorization_value() -> None:
+    headers = [(b"host", b"service.test"), (b"authorization", b"Bearer pct_\xff")]
+    assert asgi_authorization(headers) == "Bearer pct_\xff"
+
+
+def test_asgi_headers_without_authorization_give_none() -> None:
+    assert asgi_authorization([(b"host", b"service.test")]) is None
+
+
+def test_two_asgi_authorization_headers_are_several() -> None:
+    headers = [(b"authorization", b"Bearer a"), (b"authorization", b"Bearer a")]
+    assert bearer_token(asgi_authorization(headers)) is Problem.SEVERAL
+
+
+# --- exemptions ---------------------------------------------------------------------------
+
+
+def test_options_is_exempt_on_any_path() -> None:
+    assert Exemptions()("OPTIONS", "/getInfo")
+
+
+def test_an_exact_path_is_exempt_and_nothing_below_it() -> None:
+    exempt = Exemptions(["/health"])
+    assert exempt("GET", "/health")
+    assert not exempt("GET", "/health/deep")
+    assert not exempt("GET", "/healthy")
+
+
+def test_a_prefix_exempts_every_path_that_starts_with_it() -> None:
+    exempt = Exemptions(["/docs*"])
+    assert exempt("GET", "/docs")
+    assert exempt("POST", "/docs/oauth2-redirect")
+    assert exempt("GET", "/docsearch")
+    assert not exempt("GET", "/getInfo")
+
+
+def test_no_exemption_protects_everything_but_options() -> None:
+    assert not Exemptions()("GET", "/")
+
+
+# --- method names -------------------------------------------------------------------------
+
+
+def test_a_path_template_maps_every_matching_path() -> None:
+    names = MethodNames({"/items/{id}": "getItem"})
+    assert names.resolve("GET", "/items/42") == "getItem"
+    assert names.resolve("GET", "/items/42/extra") == "extra"
+
+
+def test_a_path_parameter_may_span_segments() -> None:
+    names = MethodNames({"/files/{rest:path}": "getFile"})
+    assert names.resolve("GET", "/files/a/b/c.txt") == "getFile"
+
+
+def test_a_template_with_an_http_method_wins_over_one_without() -> None:
+    names = MethodNames({"/items": "listItems", "POST /items": "addItem"})
+    assert names.resolve("POST", "/items") == "addItem"
+    assert names.resolve("GET", "/items") == "listItems"
+
+
+def test_template_literals_are_not_patterns() -> None:
+    names = MethodNames({"/a.b": "dotted"})
+    assert names.resolve("GET", "/axb") == "axb"
+    assert names.resolve("GET", "/a.b") == "dotted"
+
+
+def test_a_callable_names_the_method_or_defers_with_none() -> None:
+    names = MethodNames(lambda method, path: "writeAny" if method == "POST" else None)
+    assert names.resolve("POST", "/x") == "writeAny"
+    assert names.resolve("GET", "/x", "routeName") == "routeName"
+
+
+def test_the_route_name_comes_before_the_last_segment() -> None:
+    names = MethodNames()
+    assert names.resolve("GET", "/v1/info", "getInfo") == "getInfo"
+    assert names.resolve("GET", "/v1/info/") == "info"
+
+
+def test_the_root_path_is_the_index_method() -> None:
+    assert MethodNames().resolve("GET", "/") == "index"
+
+
+def test_a_resolved_name_is_remembered_per_http_method_and_path() -> None:
+    calls: list[tuple[str, str]] = []
+
+    def name(method: str, path: str) -> str:
+        calls.append((method, path))
+        return "named"
+
+    names = MethodNames(name)
+    assert names.cached("GET", "/x") is None
+    names.resolve("GET", "/x")
+    assert names.cached("GET", "/x") == "named"
+    assert names.cached("POST", "/x") is None
+    assert calls == [("GET", "/x")]
+
+
+def test_the_memory_of_names_is_bounded() -> None:
+    names = MethodNames(maxsize=2)
+    for path in ("/a", "/b", "/c"):
+        names.resolve("GET", path)
+    assert names.cached("GET", "/a") is None
+    assert names.cached("GET", "/c") == "c"
+
+
+@pytest.mark.parametrize(
+    "methods",
+    [{"items": "x"}, {"/items": ""}, {"GE-T /items": "x"}, {"/items": 3}, 42],
+    ids=["relative", "empty name", "bad method", "not a str", "not a mapping"],
+)
+def test_a_bad_methods_option_is_refused(methods: object) -> None:
+    with pytest.raises(ValueError, match="methods"):
+        MethodNames(methods)  # type: ignore[arg-type]
+
+
+def test_a_callable_returning_a_non_name_is_an_error() -> None:
+    names = MethodNames(lambda method, path: "")
+    with pytest.raises(ValueError, match="must return a method name or None"):
+        names.resolve("GET", "/x")
+
+
+# --- denials ------------------------------------------------------------------------------
+
+
+def decision(status: int, reason: str | None, method: str = "getInfo") -> AccessDecision:
+    return AccessDecision(False, status, "Online marketplace", method, reason=reason)
+
+
+def test_a_missing_token_gets_the_bare_challenge() -> None:
+    denial = Denials("Online marketplace").for_problem(Problem.MISSING)
+    assert denial.status == 401
+    assert dict(denial.headers)["www-authenticate"] == 'Bearer realm="Online marketplace"'
+
+
+def test_the_realm_cannot_break_out_of_its_quotes() -> None:
+    realm = Denials('Shop "A"\\B ü').realm
+    assert realm == "Bearer realm=\"Shop 'A'/B ?\""
+
+
+def test_a_rejected_token_gets_invalid_token_with_the_servers_reason() -> None:
+    denial = Denials("S").for_decision(decision(401, 'Token "revoked"\n'))
+    assert denial.status == 401
+    assert json.loads(denial.body) == {"description": 'Token "revoked"\n'}
+    assert dict(denial.headers)["www-authenticate"] == (
+        'Bearer realm="S", error="invalid_token", error_description="Token \'revoked\'?"'
+    )
+
+
+def test_a_denial_without_a_reason_says_what_is_wrong() -> None:
+    denial = Denials("S").for_decision(decision(403, None, "getStats"))
+    assert denial.status == 403
+    assert "'getStats'" in denial.description
+    assert 'error="insufficient_scope"' in dict(denial.headers)["www-authenticate"]
+
+
+def test_denials_are_built_once_per_reason() -> None:
+    denials = Denials("S")
+    assert denials.for_decision(decision(401, "x")) is denials.for_decision(decision(401, "x"))
+
+
+def test_an_unavailable_server_gets_503_with_retry_after_and_no_store() -> None:
+    denial = Denials("S", retry_after=30).unavailable
+    headers = dict(denial.headers)
+    assert denial.status == 503
+    assert headers["retry-after"] == "30"
+    assert headers["cache-control"] == "no-store"
+    assert "30 seconds" in denial.description
+
+
+def test_every_server_error_is_a_503_logged_without_the_token(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    denials = Denials("S")
+    for error in (PaymentServiceUnavailable("timed out"), BadRequestError("bad", status_code=400)):
+        assert denials.for_error(error, "getInfo") is denials.unavailable
+    assert [record.levelname for record in caplog.records] == ["WARNING", "ERROR"]
+    assert "pct_" not in caplog.text
+
+
+def test_the_wsgi_and_asgi_forms_carry_the_content_length() -> None:
+    denial = Denials("S").for_problem(Problem.NOT_BEARER)
+    length = str(len(denial.body))
+    assert ("content-length", length) in denial.wsgi_headers
+    assert (b"content-length", length.encode()) in denial.raw_headers
+    assert denial.wsgi_status == "400 Bad Request"
+
+
+def test_a_websocket_close_reason_fits_in_a_close_frame() -> None:
+    denial = Denials("S").for_decision(decision(401, "é" * 200))
+    assert len(denial.close_reason.encode()) <= 123
