@@ -113,6 +113,12 @@ def bearer_token(value: str | Problem | None) -> str | Problem:
         return Problem.MISSING
     if isinstance(value, Problem):
         return value
+    if (
+        value.startswith("Bearer ")
+        and len(value) <= MAX_AUTHORIZATION_LENGTH
+        and _B64TOKEN.fullmatch(value, 7) is not None
+    ):
+        return value[7:]  # the usual header, read without splitting it apart
     if len(value) > MAX_AUTHORIZATION_LENGTH:
         return Problem.TOO_LONG
     scheme, _, token = value.strip(" \t").partition(" ")
