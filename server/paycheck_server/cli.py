@@ -159,16 +159,16 @@ def cli(ctx: click.Context) -> None:
 def serve(**overrides: Any) -> None:
     """Apply the migrations, then serve the API until stopped."""
     settings = _settings(overrides)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:  %(message)s")
-    # Alembic narrates every connection at INFO; the startup line says the schema already.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         catalogs = catalog_source(settings)
     except CatalogError as exc:
         raise StartupError(str(exc)) from exc
     _check_port(settings.host, settings.port)
+    # Alembic narrates every connection at INFO; the startup line says the schema already.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     revision = _migrate_or_fail(settings.database_url)
     _export(overrides)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:  %(message)s")
     click.echo(
         f"{PROG} {__version__}: listening on http://{settings.host}:{settings.port} "
         f"({settings.workers} worker{'s' if settings.workers > 1 else ''}); "

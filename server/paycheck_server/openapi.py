@@ -14,7 +14,6 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]  # PyYAML ships no stubs; types-PyYAML is not a dependency
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
 
 from ._version import __version__
 
@@ -40,19 +39,39 @@ def _without_422(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"].rsplit("/", 1)[-1]} if isinstance(node.get("$ref"), str) else set()
+        for value in node.values():
+            found |= _refs(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_refs(item) for item in node)) if node else set()
+    return set()
+
+
 def _document(app: FastAPI, title: str, paths: tuple[str, ...] | None) -> dict[str, Any]:
-    routes = [
-        route
-        for route in app.routes
-        if isinstance(route, APIRoute) and (paths is None or route.path in paths)
-    ]
-    document = get_openapi(
-        title=title,
-        version=__version__,
-        description=app.description,
-        routes=routes,
+    document = _without_422(
+        get_openapi(
+            title=title, version=__version__, description=app.description, routes=app.routes
+        )
     )
-    return _without_422(document)
+    if paths is None:
+        return document
+    document["paths"] = {path: document["paths"][path] for path in paths}
+    # Keep the schemas the kept paths use, directly or through other schemas.
+    schemas = document.get("components", {}).get("schemas", {})
+    needed: set[str] = set()
+    pending = _refs(document["paths"])
+    while pending:
+        name = pending.pop()
+        if name not in needed and name in schemas:
+            needed.add(name)
+            pending |= _refs(schemas[name])
+    document["components"]["schemas"] = {
+        name: schema for name, schema in schemas.items() if name in needed
+    }
+    return document
 
 
 def install_openapi(app: FastAPI) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from paycheck_core import tokens
 from sqlalchemy import select
 
+from paycheck_core import tokens
 from paycheck_server import db as tables
 
 from .conftest import TODAY, Api

@@ -1,0 +1,161 @@
+"""The pure rules, without a database: periods, prices, access decisions and max-age."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from paycheck_server.access import MAX_AGE_CAP, TokenState, decide
+from paycheck_server.catalog import CatalogMethod, CatalogService
+from paycheck_server.domain import Period, minor_to_wire, quote, validate_period
+from paycheck_server.errors import BadRequestError, NotFoundError
+
+DAY = date(2030, 1, 1)
+NOON = datetime(2030, 1, 1, 12, tzinfo=UTC)
+SHOP = CatalogService(
+    "Shop",
+    (
+        CatalogMethod("getInfo", 120),
+        CatalogMethod("search", 250),
+        CatalogMethod("audit", 0, private=True),
+    ),
+)
+
+
+def state(**changes: object) -> TokenState:
+    values: dict[str, object] = {
+        "deadline": None,
+        "paid": True,
+        "service": "Shop",
+        "methods": frozenset({"getInfo"}),
+        "period": Period(DAY, DAY + timedelta(days=9)),
+    }
+    values.update(changes)
+    return TokenState(**values)  # type: ignore[arg-type]
+
+
+def test_a_period_counts_both_ends() -> None:
+    assert validate_period(DAY, DAY + timedelta(days=2), today=DAY, max_days=366).days == 3
+
+
+def test_a_period_may_be_exactly_the_maximum_length() -> None:
+    assert validate_period(DAY, DAY + timedelta(days=365), today=DAY, max_days=366).days == 366
+
+
+def test_a_period_starting_yesterday_is_refused() -> None:
+    with pytest.raises(BadRequestError, match="dateFrom"):
+        validate_period(DAY - timedelta(days=1), DAY, today=DAY, max_days=366)
+
+
+def test_a_reversed_period_is_refused() -> None:
+    with pytest.raises(BadRequestError, match="dateTo"):
+        validate_period(DAY + timedelta(days=1), DAY, today=DAY, max_days=366)
+
+
+def test_a_period_covers_whole_utc_days() -> None:
+    period = Period(DAY, DAY)
+
+    assert period.starts_at == datetime(2030, 1, 1, tzinfo=UTC)
+    assert period.ends_at == datetime(2030, 1, 2, tzinfo=UTC)
+
+
+def test_a_line_price_is_the_price_per_day_times_the_days() -> None:
+    priced = quote(SHOP, ["search"], Period(DAY, DAY + timedelta(days=2)))
+
+    assert [(line.method, line.price_minor) for line in priced.lines] == [("search", 750)]
+
+
+def test_the_total_is_the_sum_of_the_lines() -> None:
+    assert quote(SHOP, None, Period(DAY, DAY)).total_minor == 370
+
+
+def test_no_methods_means_every_public_method() -> None:
+    assert [line.method for line in quote(SHOP, None, Period(DAY, DAY)).lines] == [
+        "getInfo",
+        "search",
+    ]
+
+
+def test_a_method_listed_twice_is_bought_once() -> None:
+    assert len(quote(SHOP, ["getInfo", "getInfo"], Period(DAY, DAY)).lines) == 1
+
+
+def test_a_private_method_cannot_be_bought() -> None:
+    with pytest.raises(NotFoundError, match="audit"):
+        quote(SHOP, ["audit"], Period(DAY, DAY))
+
+
+def test_money_goes_on_the_wire_with_two_decimals() -> None:
+    assert minor_to_wire(27712) == 277.12
+    assert minor_to_wire(5) == 0.05
+
+
+def test_an_unknown_token_is_denied_with_401() -> None:
+    assert decide(None, service="Shop", method="getInfo", now=NOON).status == 401
+
+
+def test_a_token_of_an_unpaid_bill_is_denied_with_401() -> None:
+    assert decide(state(paid=False), service="Shop", method="getInfo", now=NOON).status == 401
+
+
+def test_a_token_past_its_deadline_is_denied_with_401() -> None:
+    decision = decide(state(deadline=NOON), service="Shop", method="getInfo", now=NOON)
+
+    assert decision.status == 401
+
+
+def test_a_token_is_allowed_for_a_bought_method_of_its_service() -> None:
+    decision = decide(state(), service="Shop", method="getInfo", now=NOON)
+
+    assert decision.allowed
+    assert decision.paid_until == DAY + timedelta(days=9)
+
+
+def test_another_service_is_a_403() -> None:
+    assert decide(state(), service="Weather", method="getInfo", now=NOON).status == 403
+
+
+def test_a_method_not_bought_is_a_403() -> None:
+    assert decide(state(), service="Shop", method="search", now=NOON).status == 403
+
+
+def test_an_allowed_answer_is_cached_at_most_an_hour() -> None:
+    assert decide(state(), service="Shop", method="getInfo", now=NOON).max_age == MAX_AGE_CAP
+
+
+def test_an_allowed_answer_is_cached_until_the_grace_deadline() -> None:
+    deadline = NOON + timedelta(seconds=42)
+
+    decision = decide(state(deadline=deadline), service="Shop", method="getInfo", now=NOON)
+
+    assert decision.max_age == 42
+
+
+def test_an_allowed_answer_is_cached_until_the_period_ends() -> None:
+    late = datetime(2030, 1, 10, 23, 59, 30, tzinfo=UTC)
+
+    assert decide(state(), service="Shop", method="getInfo", now=late).max_age == 30
+
+
+def test_the_last_second_of_the_period_is_allowed_and_the_next_is_not() -> None:
+    last = datetime(2030, 1, 10, 23, 59, 59, tzinfo=UTC)
+
+    assert decide(state(), service="Shop", method="getInfo", now=last).allowed
+    after = last + timedelta(seconds=1)
+    assert decide(state(), service="Shop", method="getInfo", now=after).status == 401
+
+
+def test_a_not_yet_active_token_is_denied_until_its_first_day() -> None:
+    early = datetime(2029, 12, 31, 23, 59, 0, tzinfo=UTC)
+
+    decision = decide(state(), service="Shop", method="getInfo", now=early)
+
+    assert (decision.status, decision.max_age) == (401, 60)
+
+
+def test_a_denial_never_names_what_the_token_covers() -> None:
+    for method in ("search", "getInfo"):
+        decision = decide(state(), service="Weather", method=method, now=NOON)
+        assert "Shop" not in decision.description
+        assert "getInfo" not in decision.description or method == "getInfo"
