@@ -91,8 +91,9 @@ def validate_period(date_from: date, date_to: date, *, today: date, max_days: in
         max_days: the longest period sold.
 
     Raises:
-        BadRequestError: ``date_to`` is before ``date_from``, ``date_from`` is in the past, or the
-            period is longer than ``max_days``; the description names the field.
+        BadRequestError: ``date_to`` is before ``date_from``, ``date_from`` is in the past,
+            ``date_to`` is the last day a date can hold (9999-12-31), or the period is longer
+            than ``max_days``; the description names the field.
     """
     if date_to < date_from:
         raise BadRequestError(
@@ -103,6 +104,9 @@ def validate_period(date_from: date, date_to: date, *, today: date, max_days: in
             f"dateFrom ({date_from.isoformat()}) is in the past; "
             f"the earliest is today, {today.isoformat()} (UTC)"
         )
+    if date_to >= date.max:
+        # A token works until the midnight after dateTo, which does not exist after 9999-12-31.
+        raise BadRequestError(f"dateTo must be before {date.max.isoformat()}")
     period = Period(date_from, date_to)
     if period.days > max_days:
         raise BadRequestError(
