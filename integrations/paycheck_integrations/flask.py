@@ -209,16 +209,20 @@ class Paycheck:
         return state
 
     def _check(self) -> Response | None:
-        endpoint = request.endpoint
+        # Every attribute read through the `request` proxy is a context-variable lookup
+        # (about 0.8 us each); resolving it once keeps a cache hit within a few microseconds.
+        req = request._get_current_object()  # type: ignore[attr-defined]  # werkzeug's proxy API
+        endpoint = req.endpoint
         if endpoint is None:
             return None  # no view matched: let Flask answer 404 or 405
         state = self._state()
         method = state.rules.get(endpoint)
         if method is None:
             method = state.rules[endpoint] = self._rule(state, endpoint)
-        if not method or state.exempt(request.method, request.path):
+        if not method or state.exempt(req.method, req.path):
             return None
-        token = bearer_token(request.environ.get("HTTP_AUTHORIZATION"))
+        environ = req.environ
+        token = bearer_token(environ.get("HTTP_AUTHORIZATION"))
         if not isinstance(token, str):
             denial = state.denials.for_problem(token)
         else:
@@ -229,7 +233,7 @@ class Paycheck:
             else:
                 if decision.allowed:
                     setattr(g, _GRANT, decision)
-                    request.environ[GRANT_KEY] = decision
+                    environ[GRANT_KEY] = decision
                     return None
                 denial = state.denials.for_decision(decision)
         return current_app.response_class(
