@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from paycheck_server import Settings, create_app
 from paycheck_server.catalog import (
     CatalogError,
     demo_catalog,
@@ -15,6 +16,7 @@ from paycheck_server.catalog import (
     parse_registry,
     price_to_minor,
 )
+from paycheck_server.migrate import upgrade
 from paycheck_server.registry import RegistryCatalog
 
 REGISTRY = [
@@ -148,3 +150,48 @@ async def test_a_registry_answer_in_another_format_is_not_taken() -> None:
 def test_a_registry_url_must_be_http() -> None:
     with pytest.raises(ValueError, match="http"):
         RegistryCatalog("ftp://registry")
+
+
+async def test_a_server_whose_registry_never_answered_is_not_ready(tmp_path: Path) -> None:
+    registry = RegistryCatalog(
+        "http://registry.test",
+        transport=httpx.MockTransport(lambda request: httpx.Response(503)),
+    )
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'paycheck.db'}")
+    app = create_app(settings, catalogs=registry)
+    await upgrade(app.state.paycheck.store.engine)
+    await registry.refresh()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        ready = await http.get("/readyz")
+        bill = await http.post(
+            "/bill",
+            json={"serviceName": "Weather", "dateFrom": "2099-01-01", "dateTo": "2099-01-01"},
+        )
+    await app.state.paycheck.aclose()
+
+    assert ready.status_code == 503
+    assert bill.status_code == 503
+    assert "catalog is not loaded yet" in bill.json()["description"]
+
+
+async def test_a_server_sells_what_the_registry_lists(tmp_path: Path) -> None:
+    registry = RegistryCatalog(
+        "http://registry.test",
+        transport=httpx.MockTransport(lambda request: httpx.Response(200, json=REGISTRY)),
+    )
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'paycheck.db'}")
+    app = create_app(settings, catalogs=registry)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app):
+        await registry.refresh()
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            services = (await http.get("/services")).json()["services"]
+
+    assert services == [
+        {
+            "serviceName": "Online marketplace",
+            "currency": "USD",
+            "methods": [{"methodName": "getInfo", "pricePerDay": 10.5}],
+        }
+    ]
