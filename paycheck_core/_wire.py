@@ -25,6 +25,7 @@ from ._exceptions import (
     PaymentServiceUnavailable,
 )
 from ._models import AccessDecision, Bill, Method, Payment, PaymentInfo, PricedMethod, Service
+from .tokens import idempotency_key_problem
 
 T = TypeVar("T")
 
@@ -408,6 +409,7 @@ def check_token(token: str, service: str, method: str) -> Call[AccessDecision]:
 def _idempotency(key: str | None) -> dict[str, str] | None:
     if key is None:
         return None
-    if not key or len(key) > 255:
-        raise ValueError("idempotency_key must be 1 to 255 characters long")
+    problem = idempotency_key_problem(key)
+    if problem is not None:
+        raise ValueError(f"idempotency_key {problem}")
     return {"Idempotency-Key": key}

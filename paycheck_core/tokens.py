@@ -29,12 +29,15 @@ import zlib
 
 __all__ = [
     "ARTIFACT_PREFIX",
+    "IDEMPOTENCY_KEY_MAX_LENGTH",
+    "IDEMPOTENCY_KEY_MIN_LENGTH",
     "SECRET_LENGTH",
     "TOKEN_PREFIX",
     "constant_time_equal",
     "digest",
     "generate_artifact",
     "generate_token",
+    "idempotency_key_problem",
     "is_well_formed",
     "secret_from_bytes",
 ]
@@ -141,3 +144,32 @@ def constant_time_equal(left: str, right: str) -> bool:
     return hmac.compare_digest(
         left.encode("utf-8", "surrogatepass"), right.encode("utf-8", "surrogatepass")
     )
+
+
+IDEMPOTENCY_KEY_MIN_LENGTH = 16
+"""The shortest ``Idempotency-Key`` the payment server accepts."""
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+"""The longest ``Idempotency-Key`` the payment server accepts."""
+
+
+def idempotency_key_problem(key: str) -> str | None:
+    """What is wrong with ``key`` as an ``Idempotency-Key``, or ``None`` when it is fine.
+
+    A key is 16 to 255 visible ASCII characters: when the payment server replays an answer
+    that carries a secret, it derives that secret from the key, so a short key would be
+    guessable. A random UUID (``str(uuid.uuid4())``) is a good key.
+
+    Example::
+
+        >>> idempotency_key_problem("0b9f6a52-5d0e-4a59-9a63-d1f1b0f3c7a1") is None
+        True
+    """
+    if not IDEMPOTENCY_KEY_MIN_LENGTH <= len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH or not all(
+        "!" <= char <= "~" for char in key
+    ):
+        return (
+            f"must be {IDEMPOTENCY_KEY_MIN_LENGTH} to {IDEMPOTENCY_KEY_MAX_LENGTH} visible ASCII "
+            "characters; use a random UUID"
+        )
+    return None

@@ -23,8 +23,6 @@ __all__ = [
 DATE_WORDS = ("today", "tomorrow")
 """Words accepted wherever a date is, besides ``YYYY-MM-DD`` (UTC days, as the server counts)."""
 
-_MAX_IDEMPOTENCY_KEY = 255
-
 
 class InputError(ValueError):
     """Something the user typed cannot be used; the message says what to type instead."""
@@ -97,12 +95,12 @@ def check_idempotency_key(key: str | None) -> str | None:
     """Return ``key`` if the server will accept it as an ``Idempotency-Key``.
 
     Raises:
-        InputError: it is empty or longer than 255 characters.
+        InputError: it is not 16 to 255 visible ASCII characters.
     """
-    if key is not None and not 0 < len(key) <= _MAX_IDEMPOTENCY_KEY:
-        raise InputError(
-            f"--idempotency-key must be 1 to {_MAX_IDEMPOTENCY_KEY} characters long, not {len(key)}"
-        )
+    if key is not None:
+        problem = tokens.idempotency_key_problem(key)
+        if problem is not None:
+            raise InputError(f"--idempotency-key {problem}")
     return key
 
 

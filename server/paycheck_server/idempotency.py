@@ -39,8 +39,8 @@ __all__ = [
     "validate_key",
 ]
 
-MIN_KEY_LENGTH = 16
-MAX_KEY_LENGTH = 255
+MIN_KEY_LENGTH = tokens.IDEMPOTENCY_KEY_MIN_LENGTH
+MAX_KEY_LENGTH = tokens.IDEMPOTENCY_KEY_MAX_LENGTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +61,9 @@ def validate_key(key: str) -> str:
         BadRequestError: the key is shorter than 16 or longer than 255 characters, or holds
             characters other than visible ASCII.
     """
-    if not MIN_KEY_LENGTH <= len(key) <= MAX_KEY_LENGTH or not all(
-        "!" <= char <= "~" for char in key
-    ):
-        raise BadRequestError(
-            f"Idempotency-Key must be {MIN_KEY_LENGTH} to {MAX_KEY_LENGTH} visible ASCII "
-            "characters; use a random UUID"
-        )
+    problem = tokens.idempotency_key_problem(key)
+    if problem is not None:
+        raise BadRequestError(f"Idempotency-Key {problem}")
     return key
 
 

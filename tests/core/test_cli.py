@@ -249,9 +249,9 @@ def test_bill_sends_the_idempotency_key(mock_server: respx.MockRouter, paycheck:
         "--to",
         "2026-12-10",
         "--idempotency-key",
-        "order-17",
+        "order-17-3f1c2a9e-retry",
     )
-    assert route.calls.last.request.headers["Idempotency-Key"] == "order-17"
+    assert route.calls.last.request.headers["Idempotency-Key"] == "order-17-3f1c2a9e-retry"
 
 
 def test_bill_of_an_unknown_service_shows_the_servers_description(
