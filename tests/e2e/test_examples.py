@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -120,12 +121,9 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def live_url(request: pytest.FixtureRequest) -> str:
-    try:
-        server = request.getfixturevalue("live_server")
-    except pytest.FixtureLookupError:
-        pytest.skip("the live_server fixture of tests/e2e/conftest.py (issue 3) is not there")
-    return str(server.url)
+def live_url(live_server: Any) -> str:
+    """The URL of the ``live_server`` payment server process (tests/e2e/conftest.py)."""
+    return str(live_server.url)
 
 
 @pytest.fixture
