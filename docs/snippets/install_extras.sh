@@ -1,0 +1,1 @@
+pip install -e ".[fastapi]"   # from a checkout; or ".[asgi]", ".[flask]", ".[all]"

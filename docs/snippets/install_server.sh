@@ -1,0 +1,1 @@
+pip install -e ".[server]"     # SQLite; ".[postgres]" adds the PostgreSQL driver

@@ -1,0 +1,1 @@
+PAYCHECK_REGISTRY_REFRESH_SECONDS=30 paycheck-server serve --registry-url http://registry.internal:8080

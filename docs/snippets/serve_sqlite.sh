@@ -1,0 +1,1 @@
+paycheck-server serve --catalog catalog.toml --database-url sqlite+aiosqlite:///./paycheck.db
