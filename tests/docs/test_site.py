@@ -86,3 +86,12 @@ def test_no_page_loads_anything_from_another_site(site: Path) -> None:
         for found in _EXTERNAL.findall(page.read_text())
     }
     assert fetched == set()
+
+
+def test_the_nav_links_the_benchmark_and_reliability_reports_that_exist(site: Path) -> None:
+    home = (site / "index.html").read_text()
+    for page in ("benchmarks", "reliability"):
+        if (ROOT / "docs" / f"{page}.md").is_file():
+            assert f'href="{page}/"' in home
+        else:
+            assert not (site / page).exists()
