@@ -20,9 +20,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -131,16 +133,21 @@ def shell_env(live_url: str, tmp_path: Path) -> dict[str, str]:
     """The environment of a reader who activated the venv and points at the live server."""
     path = [str(BIN)]
     if shutil.which("curl") is None:
-        stand_in = tmp_path / "bin" / "curl"
-        stand_in.parent.mkdir()
-        stand_in.write_text(f"#!{sys.executable}\n{CURL_STAND_IN}", encoding="utf-8")
-        stand_in.chmod(0o755)
-        path.insert(0, str(stand_in.parent))
+        path.insert(0, str(write_curl_stand_in(tmp_path / "bin").parent))
     env = {name: value for name, value in os.environ.items() if not name.startswith("PAYCHECK_")}
     env["PATH"] = os.pathsep.join([*path, env.get("PATH", "")])
     env["PAYCHECK_SERVER_URL"] = live_url
     env["NO_COLOR"] = "1"
     return env
+
+
+def write_curl_stand_in(directory: Path) -> Path:
+    """Write the httpx stand-in for curl as ``directory/curl``, executable."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stand_in = directory / "curl"
+    stand_in.write_text(f"#!{sys.executable}\n{CURL_STAND_IN}", encoding="utf-8")
+    stand_in.chmod(0o755)
+    return stand_in
 
 
 def wait_until_listening(process: subprocess.Popen[bytes], port: int) -> None:
@@ -200,6 +207,45 @@ def test_the_walkthrough_starts_each_of_the_four_examples() -> None:
         "wsgi_service",
     ]
     assert all(path.exists() for path in (EXAMPLES / f"{m}.py" for m in WALKTHROUGH.services))
+
+
+class _Echo(BaseHTTPRequestHandler):
+    def _answer(self) -> None:
+        body = f"{self.command} {self.headers.get('Authorization')}".encode()
+        self.send_response(403)
+        self.send_header("WWW-Authenticate", 'Bearer realm="echo"')
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer  # noqa: N815 - the names http.server dispatches to
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_the_curl_stand_in_prints_what_curl_si_prints(tmp_path: Path) -> None:
+    stand_in = write_curl_stand_in(tmp_path)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/placeOrder"
+        result = subprocess.run(
+            [str(stand_in), "-si", "-X", "POST", "-H", "Authorization: Bearer pct_x", url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+    assert _STATUS_LINE.findall(result.stdout) == ["403"]
+    assert 'www-authenticate: Bearer realm="echo"' in result.stdout
+    assert result.stdout.rstrip().endswith("POST Bearer pct_x")
 
 
 @pytest.mark.slow
