@@ -1,0 +1,61 @@
+"""Each benchmark script runs on tiny sizes and prints its table.
+
+No figure is asserted: timings depend on the machine and on its neighbours. What is asserted
+is what a benchmark proves by counting, not timing (single-flight's exact upstream calls), and
+that ``python -m bench`` writes its markdown.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_bench(*args: str) -> str:
+    """Run ``python -m <args>`` from the repository's root and return its output."""
+    result = subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize(
+    ("script", "title"),
+    [
+        ("bench.asgi_overhead", "1. ASGI overhead on a cache hit"),
+        ("bench.wsgi_overhead", "2. WSGI and Flask overhead on a cache hit"),
+        ("bench.fastapi_dependency", "3. FastAPI dependency on a cache hit"),
+        ("bench.single_flight", "4. Single-flight on a cold cache"),
+        ("bench.cache_memory", "7. Memory per cached answer at 1,000 entries"),
+    ],
+)
+def test_script_prints_its_table_on_tiny_sizes(script: str, title: str) -> None:
+    assert title in run_bench(script, "--quick")
+
+
+def test_single_flight_makes_one_upstream_call_per_distinct_token() -> None:
+    output = run_bench("bench.single_flight", "--quick")
+
+    assert "target: exactly 1 upstream call per distinct token: met" in output
+
+
+def test_bench_writes_the_tables_as_markdown(tmp_path: Path) -> None:
+    markdown = tmp_path / "benchmarks.md"
+
+    run_bench("bench", "--quick", "--only", "single_flight", "--markdown", str(markdown))
+
+    text = markdown.read_text()
+    assert text.startswith("- CPU: ")
+    assert "### 4. Single-flight on a cold cache" in text
+    assert "| callers | tokens |" in text
