@@ -1,7 +1,7 @@
 """Contract fuzzing: schemathesis against a live ``paycheck-server`` (issue 7).
 
-Both contracts drive it: ours (``docs/openapi/*.yml``) and the seed's (``../shared/seed/*.yml``
-beside the clone, else the copy in ``tests/contract/seed/``). For every operation of each,
+Both contracts drive it: ours (``docs/openapi/*.yml``) and the seed's (the copy in
+``tests/contract/seed/``, kept identical to ``../shared/seed/``). For every operation of each,
 schemathesis generates :data:`EXAMPLES` valid requests and :data:`EXAMPLES` invalid ones
 (wrong types, missing fields, ...) and sends them to a real server process. Every answer must:
 
@@ -50,19 +50,15 @@ EXAMPLES = int(os.environ.get("PAYCHECK_FUZZ_EXAMPLES", "50"))
 RANDOM = os.environ.get("PAYCHECK_FUZZ_RANDOM", "") == "1"
 
 
-def seed_directory() -> Path:
-    """The seed's contracts: ``../shared/seed`` beside the clone, else the repository's copy."""
-    beside = ROOT.parent / "shared" / "seed"
-    if (beside / "client.yml").is_file() and (beside / "service.yml").is_file():
-        return beside
-    return ROOT / "tests" / "contract" / "seed"
-
+# The repository's copy of the seed contract (tests/test_repository.py keeps it identical to
+# ../shared/seed wherever that is present).
+SEED = ROOT / "tests" / "contract" / "seed"
 
 CONTRACTS = {
     "ours/client.yml": ROOT / "docs" / "openapi" / "client.yml",
     "ours/service.yml": ROOT / "docs" / "openapi" / "service.yml",
-    "seed/client.yml": seed_directory() / "client.yml",
-    "seed/service.yml": seed_directory() / "service.yml",
+    "seed/client.yml": SEED / "client.yml",
+    "seed/service.yml": SEED / "service.yml",
 }
 
 

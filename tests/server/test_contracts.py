@@ -12,7 +12,9 @@ from paycheck_server import Settings, create_app
 from paycheck_server import openapi as contracts
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED = ROOT.parent / "shared" / "seed"
+# The repository's copy of the seed contract; tests/test_repository.py keeps it identical to
+# ../shared/seed wherever that is present.
+SEED = ROOT / "tests" / "contract" / "seed"
 OURS = ROOT / "docs" / "openapi"
 
 
