@@ -48,8 +48,10 @@ class Runtime:
         await self.store.aclose()
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     """The runtime of the app serving ``request``."""
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread
+    # hop per request that, under load, waits for the GIL behind the event loop.
     runtime: Runtime = request.app.state.paycheck
     return runtime
 
