@@ -14,15 +14,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ._harness import Table, machine
+from .server_throughput import add_server_options
 
 BENCHMARKS = (
     "asgi_overhead",
     "wsgi_overhead",
     "fastapi_dependency",
     "single_flight",
+    "server_throughput",
+    "server_scale",
     "cache_memory",
 )
-"""The benchmark modules, in the order of the issue."""
+"""The benchmark modules, in the order of the issue (the slow memory one last)."""
+
+SERVER_BENCHMARKS = ("server_throughput", "server_scale")
+"""The benchmarks that run servers and take the PostgreSQL and load generator options."""
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -33,7 +39,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--only", nargs="+", choices=BENCHMARKS, metavar="NAME", help="run only these benchmarks"
     )
+    add_server_options(parser)
     args = parser.parse_args(argv)
+    postgres_url = None if args.no_postgres else args.postgres_url
     header = machine()
     sys.stdout.write("\n".join(header) + "\n\n")
     tables: list[Table] = []
@@ -41,7 +49,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name in args.only or BENCHMARKS:
         module = importlib.import_module(f"bench.{name}")
         began = time.perf_counter()
-        results: list[Table] = module.run(quick=args.quick)
+        if name in SERVER_BENCHMARKS:
+            results: list[Table] = module.run(
+                quick=args.quick, postgres_url=postgres_url, loadgen=args.loadgen
+            )
+        else:
+            results = module.run(quick=args.quick)
         for table in results:
             table.notes.append(f"({name}: {time.perf_counter() - began:.0f} s)")
             sys.stdout.write(table.text() + "\n\n")

@@ -7,6 +7,7 @@ that ``python -m bench`` writes its markdown.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,37 @@ def run_bench(*args: str) -> str:
 )
 def test_script_prints_its_table_on_tiny_sizes(script: str, title: str) -> None:
     assert title in run_bench(script, "--quick")
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("script", "title"),
+    [
+        ("bench.server_throughput", "5. Server /token/check under load"),
+        ("bench.server_scale", "6. /token/check with 100 vs 1,000 issued tokens"),
+    ],
+)
+def test_server_script_prints_its_table_on_sqlite(script: str, title: str) -> None:
+    output = run_bench(script, "--quick", "--no-postgres")
+
+    assert title in output
+    assert "SQLite" in output
+    assert "PostgreSQL" not in output
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.parametrize("script", ["bench.server_throughput", "bench.server_scale"])
+def test_server_script_measures_postgresql_too(script: str) -> None:
+    url = os.environ.get("PAYCHECK_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("PAYCHECK_TEST_POSTGRES_URL is not set")
+
+    output = run_bench(script, "--quick", "--postgres-url", url)
+
+    assert "PostgreSQL" in output
 
 
 def test_single_flight_makes_one_upstream_call_per_distinct_token() -> None:
