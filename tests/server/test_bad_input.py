@@ -148,7 +148,13 @@ ROWS: dict[str, Row] = {
     # --- /bill: types, missing and empty fields ------------------------------------------------
     "bill: serviceName is a number": Row("/bill", bill(serviceName=42), 400, "serviceName"),
     "bill: serviceName is null": Row("/bill", bill(serviceName=None), 400, "serviceName"),
-    "bill: dateFrom is a number": Row("/bill", bill(dateFrom=20300101), 400, "dateFrom"),
+    "bill: dateFrom is a number": Row("/bill", bill(dateFrom=20300101), 400, "YYYY-MM-DD"),
+    "bill: dateFrom is a date-time": Row(
+        "/bill",
+        bill(dateFrom="2030-01-01T00:00:00"),
+        400,
+        "dateFrom: Input should be a valid date written",
+    ),
     "bill: dateTo is not a date": Row("/bill", bill(dateTo="next week"), 400, "dateTo"),
     "bill: dateTo is February 30": Row("/bill", bill(dateTo="2030-02-30"), 400, "dateTo"),
     "bill: methods is a string": Row("/bill", bill(methods="getInfo"), 400, "methods"),

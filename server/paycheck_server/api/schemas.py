@@ -8,10 +8,12 @@ of newer versions.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "Error",
@@ -35,6 +37,24 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 Secret = Annotated[str, Field(min_length=1, max_length=1000)]
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: object) -> object:
+    # The contract says `format: date`: a "YYYY-MM-DD" string. Pydantic alone would also take
+    # a midnight date-time or a number of seconds since 1970, which no client means.
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        return value
+    raise PydanticCustomError(
+        "date_format",
+        "Input should be a valid date written YYYY-MM-DD, got {value}",
+        {"value": repr(value)[:40]},
+    )
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
 class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
@@ -52,8 +72,8 @@ class GetBillRequest(_Body):
     methods: list[Name] | None = Field(
         None, max_length=100, description="Omitted: every method of the service."
     )
-    date_from: date = Field(alias="dateFrom", description="First paid day (UTC), not past.")
-    date_to: date = Field(alias="dateTo", description="Last paid day (UTC), inclusive.")
+    date_from: IsoDate = Field(alias="dateFrom", description="First paid day (UTC), not past.")
+    date_to: IsoDate = Field(alias="dateTo", description="Last paid day (UTC), inclusive.")
 
 
 class MethodPrice(_Body):
