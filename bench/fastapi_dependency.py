@@ -3,7 +3,10 @@
 Two FastAPI apps with the same route, ``GET /getInfo`` answering ``{"ok": true}``, are called
 in-process (no server, no network): one without the dependency and one with it, whose
 validator already holds the token. For comparison, the first app is also measured behind
-``PaycheckMiddleware``, the one-line alternative for a whole app.
+``PaycheckMiddleware``, the one-line alternative for a whole app, and the route with two empty
+dependencies shows what FastAPI itself charges: an ``async def`` dependency that does nothing,
+and one that also declares the ``Security(HTTPBearer)`` sub-dependency that puts the Bearer
+scheme in OpenAPI (as Paycheck's does).
 
 Run: ``python -m bench.fastapi_dependency [--quick] [--markdown PATH]``.
 """
@@ -11,9 +14,11 @@ Run: ``python -m bench.fastapi_dependency [--quick] [--markdown PATH]``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp
 
 from paycheck_core import AccessDecision
@@ -51,8 +56,35 @@ def paid_app(paycheck: Paycheck) -> FastAPI:
     return app
 
 
+def app_with(dependency: Callable[..., Awaitable[None]]) -> FastAPI:
+    """``GET /getInfo`` behind ``Depends(dependency)``."""
+    app = FastAPI()
+
+    @app.get("/getInfo")
+    async def get_info(
+        grant: None = Depends(dependency),
+    ) -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
+
+
+async def nothing() -> None:
+    """An empty dependency."""
+
+
+_SCHEME = HTTPBearer(auto_error=False)
+
+
+async def nothing_but_the_scheme(
+    connection: HTTPConnection,
+    credentials: HTTPAuthorizationCredentials | None = Security(_SCHEME),  # noqa: B008 - FastAPI's dependency idiom
+) -> None:
+    """An empty dependency with the Bearer scheme as a sub-dependency, as Paycheck's has."""
+
+
 def run(*, quick: bool = False) -> list[Table]:
-    """Measure the three apps and return the table."""
+    """Measure the five apps and return the table."""
     number, repeats = (100, 3) if quick else (10_000, 9)
     token = generate_token()
     scope = http_scope("/getInfo", token)
@@ -65,6 +97,8 @@ def run(*, quick: bool = False) -> list[Table]:
             Paycheck(validator=payments.async_validator())
         ),
         "+ PaycheckMiddleware instead (cache hit)": behind_middleware,
+        "+ an empty dependency (floor)": app_with(nothing),
+        "+ an empty dependency with Security(HTTPBearer)": app_with(nothing_but_the_scheme),
     }
     loop = asyncio.new_event_loop()
     try:
