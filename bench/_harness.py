@@ -157,7 +157,7 @@ class Table:
         head = "| " + " | ".join(self.columns) + " |"
         rule = "|" + "|".join(" --- " for _ in self.columns) + "|"
         body = ["| " + " | ".join(row) + " |" for row in self.rows]
-        notes = ["", *self.notes] if self.notes else []
+        notes = ["", *(f"- {note}" for note in self.notes)] if self.notes else []
         return "\n".join([f"### {self.title}", "", head, rule, *body, *notes])
 
 
