@@ -39,6 +39,7 @@ MAX_CACHE_TTL = 3600
 """The longest any answer is kept, in seconds: one hour, as the seed contract requires."""
 
 _Key = tuple[bytes, str]
+_sha256 = hashlib.sha256
 _Entry = tuple[float, AccessDecision]
 _Self = TypeVar("_Self", bound="TokenValidator")
 _AsyncSelf = TypeVar("_AsyncSelf", bound="AsyncTokenValidator")
@@ -103,10 +104,34 @@ class _Cache:
 
     @staticmethod
     def _key(token: str, method: str) -> _Key:
-        return (hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest(), method)
+        try:
+            data = token.encode()
+        except UnicodeEncodeError:  # lone surrogates, which only a JSON string can carry
+            data = token.encode("utf-8", "surrogatepass")
+        return (_sha256(data).digest(), method)
 
     def _cached(self, key: _Key) -> AccessDecision | None:
         entry = self._entries.get(key)
+        if entry is not None and entry[0] > self._clock():
+            self._hits += 1
+            return entry[1]
+        return None
+
+    def cached(self, token: str, method: str) -> AccessDecision | None:
+        """The cached, unexpired decision for ``token`` and ``method``, or ``None``.
+
+        Never does I/O and never waits: adapters call it first and fall back to ``validate``
+        on ``None``, so that a cache hit costs no coroutine or thread switch. A ``None`` says
+        nothing about the token; only :meth:`validate` decides.
+        """
+        # The hot path of every adapter: _key and _cached inlined, one call instead of three.
+        if token.__class__ is not str:
+            return None
+        try:
+            data = token.encode()
+        except UnicodeEncodeError:
+            data = token.encode("utf-8", "surrogatepass")
+        entry = self._entries.get((_sha256(data).digest(), method))
         if entry is not None and entry[0] > self._clock():
             self._hits += 1
             return entry[1]
@@ -204,6 +229,19 @@ class TokenValidator(_Cache):
             )
         self._lock = threading.Lock()
         self._flights: dict[_Key, _Flight] = {}
+
+    def cached(self, token: str, method: str) -> AccessDecision | None:
+        """The cached, unexpired decision for ``token`` and ``method``, or ``None``.
+
+        Never does I/O and never waits for another thread's upstream call. A ``None`` says
+        nothing about the token; only :meth:`validate` decides.
+        """
+        if token.__class__ is not str:  # what an untyped caller may pass: never a hit
+            return None
+        key = self._key(token, method)
+        # Under the lock so that concurrent hits are all counted (`+=` is not atomic).
+        with self._lock:
+            return self._cached(key)
 
     def validate(self, token: str, method: str) -> AccessDecision:
         """Decide whether ``token`` gives access to ``method`` of this validator's service.

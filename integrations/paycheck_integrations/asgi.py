@@ -21,10 +21,10 @@ reaches the app; a refused websocket is closed with code 1008 (policy violation)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from paycheck_core import AccessDecision, AsyncTokenValidator, PaycheckError
+from paycheck_core import AsyncTokenValidator, PaycheckError
 
 from ._common import (
     DEFAULT_RETRY_AFTER,
@@ -117,25 +117,44 @@ class PaycheckMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        if self._exempt(http_method, path):
-            await self.app(scope, receive, send)
-            return
-        token = bearer_token(asgi_authorization(scope["headers"]))
-        if not isinstance(token, str):
-            await _deny(self._denials.for_problem(token), scope, receive, send)
-            return
+        # Only requests that need a token get a name, so a remembered name also says "not
+        # exempt": the common request skips the exemption check.
         method = self._names.cached(http_method, path)
         if method is None:
+            if self._exempt(http_method, path):
+                await self.app(scope, receive, send)
+                return
             method = self._names.resolve(http_method, path, _route_name(scope))
-        try:
-            decision = await self.validator.validate(token, method)
-        except PaycheckError as error:
-            await _deny(self._denials.for_error(error, method), scope, receive, send)
-            return
+        authorization = asgi_authorization(scope["headers"])
+        # The usual header is looked up in the cache as it is: only tokens that passed the
+        # checks below (or the validator's) are ever cached. A hit is answered without a
+        # coroutine; anything else is parsed strictly.
+        decision = (
+            self.validator.cached(authorization[7:], method)
+            if type(authorization) is str and authorization.startswith("Bearer ")
+            else None
+        )
+        if decision is None:
+            token = bearer_token(authorization)
+            if not isinstance(token, str):
+                await _deny(self._denials.for_problem(token), scope, receive, send)
+                return
+            try:
+                decision = await self.validator.validate(token, method)
+            except PaycheckError as error:
+                await _deny(self._denials.for_error(error, method), scope, receive, send)
+                return
         if not decision.allowed:
             await _deny(self._denials.for_decision(decision), scope, receive, send)
             return
-        _grant(scope, decision)
+        scope["paycheck"] = decision
+        # Starlette's request.state reads scope["state"] (a per-request copy of the lifespan
+        # state that servers pass); a server without lifespan state passes none.
+        state = scope.get("state")
+        if state is None:
+            scope["state"] = {"paycheck": decision}
+        else:
+            state["paycheck"] = decision
         await self.app(scope, receive, send)
 
     def _closing_send(self, send: Send) -> Send:
@@ -145,16 +164,6 @@ class PaycheckMiddleware:
             await send(message)
 
         return closing_send
-
-
-def _grant(scope: MutableMapping[str, Any], decision: AccessDecision) -> None:
-    scope["paycheck"] = decision
-    # Starlette's request.state reads scope["state"] (a per-request copy of the lifespan state).
-    state = scope.get("state")
-    if state is None:
-        scope["state"] = {"paycheck": decision}
-    else:
-        state["paycheck"] = decision
 
 
 async def _deny(denial: Denial, scope: Scope, receive: Receive, send: Send) -> None:

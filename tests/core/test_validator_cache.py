@@ -429,3 +429,50 @@ def test_a_validator_leaves_a_client_it_was_given_open() -> None:
         pass
     assert not client._http.is_closed
     client.close()
+
+
+# --- cached(): the adapters' I/O-free first look --------------------------------------------------
+
+
+async def test_cached_answers_a_hit_without_asking_the_server(
+    make_validator: Any, server: Any
+) -> None:
+    allow(server)
+    validator = make_validator()
+    granted = await validator.validate(TOKEN)
+
+    assert validator.validator.cached(TOKEN, "getInfo") == granted
+    assert len(server.requests) == 1
+    assert validator.stats.hits == 1
+
+
+async def test_cached_is_none_for_an_unseen_token_and_asks_nobody(
+    make_validator: Any, server: Any
+) -> None:
+    allow(server)
+    validator = make_validator()
+
+    assert validator.validator.cached(TOKEN, "getInfo") is None
+    assert validator.validator.cached(42, "getInfo") is None
+    assert server.requests == []
+    assert validator.stats == ValidatorStats(hits=0, misses=0, upstream_calls=0, size=0)
+
+
+async def test_cached_is_none_once_the_answer_expired(
+    make_validator: Any, server: Any, clock: Any
+) -> None:
+    allow(server)
+    validator = make_validator(ttl=300)
+    await validator.validate(TOKEN)
+
+    clock.now += 300
+
+    assert validator.validator.cached(TOKEN, "getInfo") is None
+
+
+async def test_cached_keeps_answers_per_method(make_validator: Any, server: Any) -> None:
+    allow(server)
+    validator = make_validator()
+    await validator.validate(TOKEN, "getInfo")
+
+    assert validator.validator.cached(TOKEN, "search") is None
