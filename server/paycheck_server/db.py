@@ -15,7 +15,9 @@ timezone-aware.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from threading import Thread
 from typing import Any
 
 from sqlalchemy import (
@@ -152,6 +154,30 @@ def _is_file_sqlite(url: str) -> bool:
     return url.startswith("sqlite") and ":memory:" not in url and url.rstrip("/") != "sqlite"
 
 
+async def _connect_aiosqlite(*args: Any, **kwargs: Any) -> Any:
+    """An aiosqlite connection whose worker thread has ended when the connect fails.
+
+    aiosqlite raises a failed connect before its worker thread has stopped, and the thread
+    then calls back into the event loop. When that loop has just closed (``asyncio.run``
+    returned, as after ``paycheck-server migrate`` or a test), the thread dies with "Event
+    loop is closed": a stray traceback after the CLI's one-line error, a random test error.
+    """
+    import aiosqlite
+
+    connection = aiosqlite.connect(*args, **kwargs)
+    # Before 0.22 the connection was itself the thread; since 0.22 it holds it in `_thread`.
+    thread = connection if isinstance(connection, Thread) else connection._thread
+    # Like SQLAlchemy's own aiosqlite connect: a connection never closed must not keep the
+    # process alive at exit.
+    thread.daemon = True
+    try:
+        return await connection
+    except BaseException:
+        # The worker has its stop request queued already: it ends at once.
+        await asyncio.to_thread(thread.join)
+        raise
+
+
 def create_engine(url: str, **options: Any) -> AsyncEngine:
     """An async engine for ``url`` set up for Paycheck (SQLite: WAL, busy timeout, BEGIN kinds).
 
@@ -164,6 +190,12 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         options.setdefault("connect_args", {"timeout": 10})
         options.setdefault("pool_pre_ping", True)
     engine = create_async_engine(url, **options)
+    if engine.dialect.driver == "aiosqlite":
+
+        @event.listens_for(engine.sync_engine, "do_connect")
+        def _do_connect(dialect: Dialect, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+            cparams["async_creator_fn"] = _connect_aiosqlite
+
     if url.startswith("sqlite"):
         wal = _is_file_sqlite(url)
 
