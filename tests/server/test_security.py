@@ -205,14 +205,30 @@ async def test_no_secret_is_stored_logged_or_echoed_in_a_full_flow(
 def statements(api: Api) -> Iterator[list[tuple[str, Any]]]:
     """Every SQL statement the app sends while the test runs, with its parameters."""
     seen: list[tuple[str, Any]] = []
-    engine = api.app.state.paycheck.store.engine.sync_engine
+    store = api.app.state.paycheck.store
+    # The token check reads beside the engine (paycheck_server.fastread): SQLite through
+    # sqlite3, whose trace gives each statement with its values written in; PostgreSQL
+    # through a second engine.
+    engines = [store.engine.sync_engine]
+    if store.reads.read_engine is not None:
+        engines.append(store.reads.read_engine.sync_engine)
+    reader = store.reads.sqlite_reader
 
     def record(conn: Any, cursor: Any, sql: str, parameters: Any, *args: Any) -> None:
         seen.append((sql, parameters))
 
-    event.listen(engine, "before_cursor_execute", record)
+    def trace(sql: str) -> None:
+        seen.append((sql, sql))
+
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
+    if reader is not None:
+        reader.trace = trace
     yield seen
-    event.remove(engine, "before_cursor_execute", record)
+    for engine in engines:
+        event.remove(engine, "before_cursor_execute", record)
+    if reader is not None:
+        reader.trace = None
 
 
 def token_near(token: str, step: int) -> str:
