@@ -34,6 +34,7 @@ from .access import TokenState
 from .clock import Clock
 from .domain import BillLine, Period, Quote, bill_deadline
 from .errors import NotFoundError, PaymentDeclinedError
+from .fastread import TokenStateReads
 from .idempotency import NewKey, StoredKey
 from .payments import ChargeDeclined, PaymentProvider
 
@@ -89,11 +90,20 @@ class Store:
     Args:
         engine: an engine made by :func:`paycheck_server.db.create_engine`.
         clock: where "now" comes from.
+        fast_reads: read token states by the shortest path (:mod:`paycheck_server.fastread`);
+            ``False`` reads them through ``engine`` like everything else.
+
+    Raises:
+        ValueError: ``fast_reads`` is not a bool.
     """
 
-    def __init__(self, engine: AsyncEngine, *, clock: Clock) -> None:
+    def __init__(self, engine: AsyncEngine, *, clock: Clock, fast_reads: bool = True) -> None:
+        if not isinstance(fast_reads, bool):
+            raise ValueError(f"fast_reads must be True or False, not {fast_reads!r}")
         self.engine = engine
         self._clock = clock
+        self.reads = TokenStateReads(engine, fast=fast_reads)
+        """The reads of token states (its ``sqlite_reader`` says how many it answered)."""
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
@@ -108,7 +118,8 @@ class Store:
             await connection.execute(text("SELECT 1"))
 
     async def aclose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection, and the token state reads' own."""
+        await self.reads.aclose()
         await self.engine.dispose()
 
     # --- reads --------------------------------------------------------------------------------
@@ -143,31 +154,11 @@ class Store:
         return bill
 
     async def token_state(self, token_digest: str) -> TokenState | None:
-        """What is known of the token with this digest, or ``None`` when it is unknown."""
-        query = (
-            select(
-                db.tokens.c.expires_at,
-                db.bills.c.status,
-                db.bills.c.service_name,
-                db.bills.c.date_from,
-                db.bills.c.date_to,
-                db.bill_lines.c.method_name,
-            )
-            .select_from(db.tokens.join(db.bills).join(db.bill_lines))
-            .where(db.tokens.c.digest == token_digest)
-        )
-        async with self.engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
-        if not rows:
-            return None
-        first = rows[0]
-        return TokenState(
-            deadline=first.expires_at,
-            paid=first.status == "paid",
-            service=first.service_name,
-            methods=frozenset(row.method_name for row in rows),
-            period=Period(first.date_from, first.date_to),
-        )
+        """What is known of the token with this digest, or ``None`` when it is unknown.
+
+        Read by the shortest path the database offers (see :mod:`paycheck_server.fastread`).
+        """
+        return await self.reads.token_state(token_digest)
 
     async def find_key(self, endpoint: str, key_digest: str) -> StoredKey | None:
         """The unexpired ``Idempotency-Key`` record of ``endpoint``, or ``None``."""
