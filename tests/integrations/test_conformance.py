@@ -8,6 +8,7 @@ the same routes and of the same scripted payment server.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
@@ -176,6 +177,27 @@ async def test_a_cache_hit_makes_no_network_call(harness: Harness) -> None:
 
     assert (first.status, second.status) == (200, 200)
     assert harness.payments.calls == 1
+
+
+CACHED_TOKEN_IN_A_BAD_HEADER = {
+    "two words": lambda token: [(b"authorization", f"Bearer {token} {token}".encode())],
+    "two headers": lambda token: [(b"authorization", f"Bearer {token}".encode())] * 2,
+}
+
+
+@pytest.mark.parametrize(
+    "bad_headers", CACHED_TOKEN_IN_A_BAD_HEADER.values(), ids=CACHED_TOKEN_IN_A_BAD_HEADER.keys()
+)
+async def test_a_cached_token_in_a_malformed_header_is_still_an_invalid_request(
+    harness: Harness, bad_headers: Callable[[str], list[tuple[bytes, bytes]]]
+) -> None:
+    token = harness.payments.sell("getInfo")
+    assert (await harness.get("/getInfo", token)).status == 200
+    harness.handled.clear()
+
+    reply = await harness.request("GET", "/getInfo", bad_headers(token))
+
+    assert_refused(harness, reply, 400, error="invalid_request")
 
 
 async def test_concurrent_first_requests_with_one_token_make_one_call(harness: Harness) -> None:

@@ -71,6 +71,27 @@ def test_the_method_decorator_renames_a_view(payments: FakePaymentServer) -> Non
     assert payments.checks[0]["methodName"] == "getItem"
 
 
+def test_every_path_of_one_view_is_checked_for_the_views_method(
+    payments: FakePaymentServer,
+) -> None:
+    app = Flask(__name__)
+    paycheck = Paycheck(app, validator=payments.sync_validator())
+
+    @app.get("/items/<int:item_id>")
+    @paycheck.method("getItem")
+    def item(item_id: int) -> Any:
+        return {"id": item_id}
+
+    client = app.test_client()
+    replies = [
+        client.get(f"/items/{item_id}", headers=headers(payments.sell("getItem"))).json
+        for item_id in (1, 2)
+    ]
+
+    assert replies == [{"id": 1}, {"id": 2}]
+    assert [check["methodName"] for check in payments.checks] == ["getItem", "getItem"]
+
+
 def test_a_blueprint_view_is_named_without_its_blueprint(payments: FakePaymentServer) -> None:
     app = Flask(__name__)
     Paycheck(app, validator=payments.sync_validator())
@@ -102,6 +123,28 @@ def test_an_exempt_view_runs_without_a_token_and_without_a_grant(
 
     assert response.json == {"granted": False}
     assert payments.calls == 0
+
+
+def test_an_exempt_view_after_a_granted_request_has_no_grant(
+    payments: FakePaymentServer,
+) -> None:
+    app = Flask(__name__)
+    paycheck = Paycheck(app, validator=payments.sync_validator())
+
+    @app.get("/getInfo")
+    def getInfo() -> Any:  # noqa: N802 - the method's name
+        return {"granted": bool(current_grant)}
+
+    @app.get("/health")
+    @paycheck.exempt
+    def health() -> Any:
+        return {"granted": bool(current_grant)}
+
+    client = app.test_client()
+    granted = client.get("/getInfo", headers=headers(payments.sell("getInfo")))
+    exempt = client.get("/health")
+
+    assert (granted.json, exempt.json) == ({"granted": True}, {"granted": False})
 
 
 def test_without_protect_all_only_required_views_need_a_token(
