@@ -162,3 +162,84 @@ async def test_a_websocket_route_without_a_token_is_closed_with_1008(
     await app(scope, receive, send)
 
     assert [(m["type"], m.get("code")) for m in sent] == [("websocket.close", 1008)]
+
+
+async def test_a_websocket_route_with_a_paid_token_is_accepted_with_its_grant(
+    payments: FakePaymentServer,
+) -> None:
+    paycheck = paycheck_for(payments)
+    app = FastAPI()
+
+    @app.websocket("/stream")
+    async def stream(
+        websocket: WebSocket,
+        grant: AccessDecision = Depends(paycheck.require("getStream")),  # noqa: B008 - as above
+    ) -> None:
+        await websocket.accept()
+        await websocket.send_text(f"{grant.method} {websocket.state.paycheck.method}")
+        await websocket.close()
+
+    token = payments.sell("getStream")
+    sent: list[dict[str, Any]] = []
+    incoming = [{"type": "websocket.connect"}]
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0) if incoming else {"type": "websocket.disconnect", "code": 1000}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "path": "/stream",
+        "raw_path": b"/stream",
+        "root_path": "",
+        "query_string": b"",
+        "headers": bearer(token),
+        "scheme": "ws",
+        "server": ("service.test", 80),
+        "subprotocols": [],
+    }
+    await app(scope, receive, send)
+
+    assert [m["type"] for m in sent] == ["websocket.accept", "websocket.send", "websocket.close"]
+    assert sent[1]["text"] == "getStream getStream"
+
+
+async def test_a_services_tests_can_override_the_dependency(payments: FakePaymentServer) -> None:
+    paycheck = paycheck_for(payments)
+    require_info = paycheck.require("getInfo")
+    app = FastAPI()
+
+    @app.get("/info")
+    async def info(grant: AccessDecision = Depends(require_info)) -> Any:  # noqa: B008 - as above
+        return {"method": grant.method}
+
+    app.dependency_overrides[require_info] = lambda: AccessDecision(
+        allowed=True, status=200, service="Online marketplace", method="stubbed"
+    )
+
+    response = await get(app, "/info")
+
+    assert response.json() == {"method": "stubbed"}
+    assert payments.calls == 0
+
+
+def test_openapi_names_the_scheme_once_for_several_required_methods(
+    payments: FakePaymentServer,
+) -> None:
+    paycheck = paycheck_for(payments)
+    router = APIRouter(dependencies=[Depends(paycheck.require())])
+
+    @router.get("/items", dependencies=[Depends(paycheck.require("listItems"))])
+    async def items() -> Any:
+        return []
+
+    app = FastAPI()
+    app.include_router(router)
+
+    schema = app.openapi()
+
+    assert list(schema["components"]["securitySchemes"]) == ["PaycheckToken"]
+    assert schema["paths"]["/items"]["get"]["security"] == [{"PaycheckToken": []}]
