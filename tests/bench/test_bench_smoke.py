@@ -8,6 +8,8 @@ that ``python -m bench`` writes its markdown.
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -91,3 +93,20 @@ def test_bench_writes_the_tables_as_markdown(tmp_path: Path) -> None:
     assert text.startswith("- CPU: ")
     assert "### 4. Single-flight on a cold cache" in text
     assert "| callers | tokens |" in text
+
+
+def test_the_pages_reproduce_commands_run() -> None:
+    """docs/benchmarks.md's "How to reproduce" commands, each on tiny sizes (``--quick``)."""
+    page = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    block = re.search(r"test_the_pages_reproduce_commands_run -->\n```sh\n(.*?)```", page, re.S)
+    assert block, "the page's reproduce block moved; keep its tested-by marker"
+    commands = [line.split("#")[0].split() for line in block.group(1).splitlines()]
+    runs: dict[str, list[str]] = {}
+    for words in commands:
+        if words[:2] == ["python", "-m"] and len(words) - 2 > len(runs.get(words[2], [])):
+            runs[words[2]] = words[2:]  # per module, the line with the most options
+    assert set(runs) >= {"bench", "bench.asgi_overhead"}, commands
+    for words in runs.values():
+        args = [word.replace("out.md", os.devnull) for word in words]
+        output = run_bench(*args, "--quick")
+        assert "target" in output, shlex.join(words)
