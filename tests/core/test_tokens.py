@@ -116,6 +116,15 @@ def test_a_body_beyond_256_bits_is_rejected_even_with_a_matching_checksum() -> N
     assert not tokens.is_well_formed(forged)
 
 
+def test_the_largest_256_bit_body_is_accepted_and_the_next_number_is_not() -> None:
+    largest = tokens.secret_from_bytes(tokens.TOKEN_PREFIX, b"\xff" * 32)
+    body = tokens._base62(2**256, 43)
+    next_one = "pct_" + body + tokens._checksum(body)
+
+    assert tokens.is_well_formed(largest)
+    assert not tokens.is_well_formed(next_one)
+
+
 @pytest.mark.parametrize(
     "value",
     [None, 42, b"pct_" + b"0" * 49, ["pct_"], tokens.generate_token().encode()],
