@@ -96,8 +96,9 @@ def create_app(
     app.state.paycheck = runtime
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.include_router(client.router)
+    # The router tries routes in order, and /token/check is what services call all day: first.
     app.include_router(service.router)
+    app.include_router(client.router)
     app.include_router(ops.router)
     install_openapi(app)
     return app
