@@ -104,34 +104,36 @@ def test_the_startup_line_says_where_which_database_and_which_catalog(
 def test_serve_with_no_arguments_listens_on_8000_with_sqlite_in_the_working_directory(
     tmp_path: Path,
 ) -> None:
-    probe = httpx.Client(timeout=1)
-    try:
-        probe.get("http://127.0.0.1:8000/healthz")
-        pytest.skip("something already listens on 127.0.0.1:8000")
-    except httpx.HTTPError:
-        pass
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYCHECK_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "paycheck_server"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        for _ in range(300):
-            try:
-                if probe.get("http://127.0.0.1:8000/readyz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                process.poll()
-                assert process.returncode is None
-                time.sleep(0.1)
-        answer = probe.get("http://127.0.0.1:8000/services")
-    finally:
-        process.terminate()
-        output = process.communicate(timeout=15)[0].decode()
-        probe.close()
+    # A context manager, so that the skip below closes the keep-alive connection it made to
+    # whatever holds the port; an unclosed socket's ResourceWarning would fail a later test.
+    with httpx.Client(timeout=1) as probe:
+        try:
+            probe.get("http://127.0.0.1:8000/healthz")
+        except httpx.HTTPError:
+            pass
+        else:
+            pytest.skip("something already listens on 127.0.0.1:8000")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAYCHECK_")}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "paycheck_server"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            for _ in range(300):
+                try:
+                    if probe.get("http://127.0.0.1:8000/readyz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    process.poll()
+                    assert process.returncode is None
+                    time.sleep(0.1)
+            answer = probe.get("http://127.0.0.1:8000/services")
+        finally:
+            process.terminate()
+            output = process.communicate(timeout=15)[0].decode()
 
     assert answer.status_code == 200
     assert (tmp_path / "paycheck.db").exists()
