@@ -2,8 +2,8 @@
 
 Strict mode turns every warning into an error: a broken link or anchor, a page missing from the
 nav, a snippet include whose file is gone, a docstring mkdocstrings cannot render. The site
-needs the ``docs`` extra; without it these tests skip, and CI builds the site after installing it
-(``.ci/run``).
+needs the ``docs`` extra, which the ``test`` extra includes; without it these tests skip, and
+``.ci/run`` builds the site once more on its own.
 """
 
 from __future__ import annotations
