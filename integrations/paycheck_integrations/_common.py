@@ -243,6 +243,14 @@ class MethodNames:
         """The name remembered for this request, or ``None`` on the first sight of it."""
         return self._memo.get((http_method, path))
 
+    @property
+    def lookup(self) -> Callable[[tuple[str, str]], str | None]:
+        """:meth:`cached` as a bound ``dict.get`` of ``(http_method, path)``, for hot paths.
+
+        Calling it costs no Python frame; bind it once (``lookup = names.lookup``).
+        """
+        return self._memo.get
+
     def resolve(self, http_method: str, path: str, route_name: str | None = None) -> str:
         """Name the method for ``http_method`` and ``path`` and remember it.
 

@@ -101,6 +101,7 @@ class PaycheckMiddleware:
             service, server_url, validator, AsyncTokenValidator, AsyncTokenValidator
         )
         self._names = MethodNames(methods)
+        self._remembered = self._names.lookup
         self._exempt = Exemptions(exclude_paths)
         self._denials = Denials(self.service, retry_after=retry_after)
 
@@ -119,7 +120,7 @@ class PaycheckMiddleware:
         path = scope["path"]
         # Only requests that need a token get a name, so a remembered name also says "not
         # exempt": the common request skips the exemption check.
-        method = self._names.cached(http_method, path)
+        method = self._remembered((http_method, path))
         if method is None:
             if self._exempt(http_method, path):
                 await self.app(scope, receive, send)
