@@ -7,7 +7,9 @@ answer (with ``Idempotent-Replayed: true``); see :mod:`paycheck_server.idempoten
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
@@ -36,6 +38,8 @@ from .schemas import (
 
 __all__ = ["router"]
 
+T = TypeVar("T")
+
 router = APIRouter()
 
 IdempotencyKey = Annotated[
@@ -61,20 +65,69 @@ def _artifact(value: str) -> str:
     return value
 
 
-async def _replay(
-    runtime: Runtime, endpoint: str, key: str, body: Any, *, prefix: str, field: str
-) -> JSONResponse | None:
-    stored = await runtime.store.find_key(endpoint, idempotency.key_digest(key))
-    if stored is None:
-        return None
-    answer = idempotency.replay(
-        stored,
-        key=key,
-        request=idempotency.request_digest(endpoint, body),
-        prefix=prefix,
-        field=field,
-    )
-    return JSONResponse(answer, headers=_REPLAYED)
+_GENERATE = {
+    tokens.ARTIFACT_PREFIX: tokens.generate_artifact,
+    tokens.TOKEN_PREFIX: tokens.generate_token,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Idempotent:
+    """One request to ``/bill`` or ``/pay`` and its ``Idempotency-Key``, if it sent one.
+
+    Attributes:
+        runtime: the server's runtime.
+        endpoint: ``"bill"`` or ``"pay"``.
+        key: the checked ``Idempotency-Key``, or ``None``.
+        request: the request body as JSON.
+        prefix: the prefix of the secret the answer carries.
+        field: the answer's field that carries the secret.
+    """
+
+    runtime: Runtime
+    endpoint: str
+    key: str | None
+    request: dict[str, Any]
+    prefix: str
+    field: str
+
+    async def replayed(self) -> JSONResponse | None:
+        """The first answer to this key, if there was one."""
+        if self.key is None:
+            return None
+        stored = await self.runtime.store.find_key(self.endpoint, idempotency.key_digest(self.key))
+        if stored is None:
+            return None
+        answer = idempotency.replay(
+            stored,
+            key=self.key,
+            request=idempotency.request_digest(self.endpoint, self.request),
+            prefix=self.prefix,
+            field=self.field,
+        )
+        return JSONResponse(answer, headers=_REPLAYED)
+
+    def secret(self, render: Callable[[T], dict[str, Any]]) -> tuple[str, Memo[T] | None]:
+        """The answer's new secret, and the memo that remembers the key with the answer."""
+        if self.key is None:
+            return _GENERATE[self.prefix](), None
+        new = idempotency.new_key(self.endpoint, self.key, self.request, prefix=self.prefix)
+        return new.secret, Memo(new, render, self.runtime.settings.idempotency_ttl_seconds)
+
+    async def after_race(self, error: IntegrityError) -> JSONResponse:
+        """The answer when storing failed: a concurrent request with this key won the race."""
+        replayed = await self.replayed()
+        if replayed is None:
+            raise error
+        return replayed
+
+
+def _idempotent(
+    runtime: Runtime, endpoint: str, key: str | None, body: Any, *, prefix: str, field: str
+) -> _Idempotent:
+    key = None if key is None else idempotency.validate_key(key)
+    request = body.model_dump(mode="json", by_alias=True)
+    return _Idempotent(runtime, endpoint, key, request, prefix, field)
 
 
 @router.get(
@@ -104,15 +157,17 @@ async def create_bill(
     The ``paymentArtifact`` is returned only here: it is the only way to pay the bill, read
     the payment and reset the token.
     """
-    request = body.model_dump(mode="json", by_alias=True)
-    prefix = tokens.ARTIFACT_PREFIX
-    if idempotency_key is not None:
-        key = idempotency.validate_key(idempotency_key)
-        replayed = await _replay(
-            runtime, "bill", key, request, prefix=prefix, field="paymentArtifact"
-        )
-        if replayed is not None:
-            return replayed
+    call = _idempotent(
+        runtime,
+        "bill",
+        idempotency_key,
+        body,
+        prefix=tokens.ARTIFACT_PREFIX,
+        field="paymentArtifact",
+    )
+    replayed = await call.replayed()
+    if replayed is not None:
+        return replayed
     catalog = runtime.catalog()
     service = catalog.service(body.service_name)
     if service is None:
@@ -125,13 +180,7 @@ async def create_bill(
         max_days=settings.max_period_days,
     )
     priced = quote(service, body.methods, period)
-    memo = None
-    if idempotency_key is None:
-        artifact = tokens.generate_artifact()
-    else:
-        new = idempotency.new_key("bill", idempotency_key, request, prefix=prefix)
-        artifact = new.secret
-        memo = Memo(new, render.bill_body, settings.idempotency_ttl_seconds)
+    artifact, memo = call.secret(render.bill_body)
     try:
         bill = await runtime.store.create_bill(
             priced,
@@ -140,16 +189,10 @@ async def create_bill(
             ttl_seconds=settings.bill_ttl_seconds,
             memo=memo,
         )
-    except IntegrityError:
-        # A concurrent request with the same key won the race: answer as it did.
-        if idempotency_key is None:
+    except IntegrityError as error:
+        if memo is None:
             raise
-        replayed = await _replay(
-            runtime, "bill", idempotency_key, request, prefix=prefix, field="paymentArtifact"
-        )
-        if replayed is None:
-            raise
-        return replayed
+        return await call.after_race(error)
     return JSONResponse({**render.bill_body(bill), "paymentArtifact": artifact}, headers=_NO_STORE)
 
 
@@ -169,21 +212,14 @@ async def pay(
     token; the previous token keeps working for the reset grace period. The sandbox declines
     the test cards ``4000000000000002`` and ``4000000000009995`` with a 402.
     """
-    request = body.model_dump(mode="json", by_alias=True)
-    prefix = tokens.TOKEN_PREFIX
-    if idempotency_key is not None:
-        key = idempotency.validate_key(idempotency_key)
-        replayed = await _replay(runtime, "pay", key, request, prefix=prefix, field="token")
-        if replayed is not None:
-            return replayed
+    call = _idempotent(
+        runtime, "pay", idempotency_key, body, prefix=tokens.TOKEN_PREFIX, field="token"
+    )
+    replayed = await call.replayed()
+    if replayed is not None:
+        return replayed
     artifact = _artifact(body.payment_artifact)
-    memo = None
-    if idempotency_key is None:
-        token = tokens.generate_token()
-    else:
-        new = idempotency.new_key("pay", idempotency_key, request, prefix=prefix)
-        token = new.secret
-        memo = Memo(new, render.pay_body, runtime.settings.idempotency_ttl_seconds)
+    token, memo = call.secret(render.pay_body)
     try:
         result = await runtime.store.pay(
             tokens.digest(artifact),
@@ -193,15 +229,10 @@ async def pay(
             grace_seconds=runtime.settings.reset_grace_seconds,
             memo=memo,
         )
-    except IntegrityError:
-        if idempotency_key is None:
+    except IntegrityError as error:
+        if memo is None:
             raise
-        replayed = await _replay(
-            runtime, "pay", idempotency_key, request, prefix=prefix, field="token"
-        )
-        if replayed is None:
-            raise
-        return replayed
+        return await call.after_race(error)
     return JSONResponse({**render.pay_body(result), "token": token}, headers=_NO_STORE)
 
 
