@@ -16,10 +16,13 @@ timezone-aware.
 from __future__ import annotations
 
 import asyncio
+import functools
+import sqlite3
 from datetime import UTC, datetime
 from threading import Thread
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -154,16 +157,20 @@ def _is_file_sqlite(url: str) -> bool:
     return url.startswith("sqlite") and ":memory:" not in url and url.rstrip("/") != "sqlite"
 
 
-async def _connect_aiosqlite(*args: Any, **kwargs: Any) -> Any:
-    """An aiosqlite connection whose worker thread has ended when the connect fails.
+# How long a SQLite connection waits for another one's lock before "database is locked".
+_BUSY_TIMEOUT_SECONDS = 30
+
+_WAL_RETRY_SECONDS = 0.01
+
+
+async def _open_aiosqlite(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
+    """``aiosqlite.connect``, whose worker thread has ended when the connect fails.
 
     aiosqlite raises a failed connect before its worker thread has stopped, and the thread
     then calls back into the event loop. When that loop has just closed (``asyncio.run``
     returned, as after ``paycheck-server migrate`` or a test), the thread dies with "Event
     loop is closed": a stray traceback after the CLI's one-line error, a random test error.
     """
-    import aiosqlite
-
     connection = aiosqlite.connect(*args, **kwargs)
     # Before 0.22 the connection was itself the thread; since 0.22 it holds it in `_thread`.
     thread = connection if isinstance(connection, Thread) else connection._thread
@@ -178,6 +185,52 @@ async def _connect_aiosqlite(*args: Any, **kwargs: Any) -> Any:
         raise
 
 
+async def _pragma(connection: aiosqlite.Connection, sql: str) -> None:
+    # Closed at once: a PRAGMA answers a row, and a statement left unfinished keeps its lock.
+    async with connection.execute(sql):
+        pass
+
+
+async def _switch_to_wal(connection: aiosqlite.Connection) -> None:
+    # While another connection writes to a file not yet in WAL mode, SQLite refuses the switch
+    # at once with "database is locked", without calling the busy handler (the switch is a
+    # write that starts inside its own read, which SQLite will not let wait, to avoid a
+    # deadlock). Replicas migrating a new file together hit it, so wait here as busy_timeout
+    # would. Once the file is in WAL mode the switch is a no-op.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            await _pragma(connection, "PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or loop.time() >= deadline:
+                raise
+        await asyncio.sleep(_WAL_RETRY_SECONDS)
+
+
+async def _connect_sqlite(*args: Any, wal: bool, **kwargs: Any) -> aiosqlite.Connection:
+    """An aiosqlite connection set up for Paycheck: busy timeout, foreign keys, WAL.
+
+    Args:
+        args, kwargs: what SQLAlchemy passes to ``aiosqlite.connect`` for the URL.
+        wal: switch the file to WAL mode (not for ``:memory:``).
+    """
+    # No isolation level: the driver's own transaction handling would BEGIN lazily and
+    # DEFERRED; the engine's "begin" hook emits BEGIN so that writers lock before they read.
+    connection = await _open_aiosqlite(*args, isolation_level=None, **kwargs)
+    try:
+        await _pragma(connection, f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_SECONDS * 1000}")
+        await _pragma(connection, "PRAGMA foreign_keys = ON")
+        if wal:
+            await _switch_to_wal(connection)
+            await _pragma(connection, "PRAGMA synchronous = NORMAL")
+    except BaseException:
+        await connection.close()
+        raise
+    return connection
+
+
 def create_engine(url: str, **options: Any) -> AsyncEngine:
     """An async engine for ``url`` set up for Paycheck (SQLite: WAL, busy timeout, BEGIN kinds).
 
@@ -190,27 +243,12 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         options.setdefault("connect_args", {"timeout": 10})
         options.setdefault("pool_pre_ping", True)
     engine = create_async_engine(url, **options)
-    if engine.dialect.driver == "aiosqlite":
+    if url.startswith("sqlite"):
+        connect = functools.partial(_connect_sqlite, wal=_is_file_sqlite(url))
 
         @event.listens_for(engine.sync_engine, "do_connect")
         def _do_connect(dialect: Dialect, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
-            cparams["async_creator_fn"] = _connect_aiosqlite
-
-    if url.startswith("sqlite"):
-        wal = _is_file_sqlite(url)
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _connect(dbapi_connection: Any, connection_record: Any) -> None:
-            # The driver's own transaction handling would BEGIN lazily and DEFERRED; we
-            # emit BEGIN ourselves (below) so writers take the lock before they read.
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA busy_timeout = 30000")
-            cursor.execute("PRAGMA foreign_keys = ON")
-            if wal:
-                cursor.execute("PRAGMA journal_mode = WAL")
-                cursor.execute("PRAGMA synchronous = NORMAL")
-            cursor.close()
+            cparams["async_creator_fn"] = connect
 
         @event.listens_for(engine.sync_engine, "begin")
         def _begin(connection: Connection) -> None:

@@ -1,17 +1,26 @@
-"""The engine: what a database connection leaves behind once its event loop has closed."""
+"""The engine: SQLite connections under contention, and what a connect leaves behind."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from paycheck_server.db import create_engine
 
 UNREACHABLE_SQLITE = "sqlite+aiosqlite:////nonexistent/dir/paycheck.db"
+
+
+async def journal_mode(engine: AsyncEngine) -> str:
+    async with engine.connect() as connection:
+        mode: str = await connection.scalar(text("PRAGMA journal_mode"))
+    return mode
 
 
 async def ping_once(url: str) -> None:
@@ -21,6 +30,26 @@ async def ping_once(url: str) -> None:
             async with engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
     finally:
+        await engine.dispose()
+
+
+async def test_a_new_file_switches_to_wal_once_another_writer_commits(tmp_path: Path) -> None:
+    # Replicas migrating a new file together: while one writes, SQLite refuses another's
+    # switch to WAL at once, without waiting out busy_timeout.
+    path = tmp_path / "paycheck.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("CREATE TABLE earlier (x)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO earlier VALUES (1)")
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        opening = asyncio.create_task(journal_mode(engine))
+        await asyncio.sleep(0.5)  # the connect meets the lock; it must wait, however long
+        writer.execute("COMMIT")
+
+        assert await opening == "wal"
+    finally:
+        writer.close()
         await engine.dispose()
 
 
