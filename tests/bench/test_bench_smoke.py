@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,16 +22,24 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_bench(*args: str) -> str:
     """Run ``python -m <args>`` from the repository's root and return its output."""
-    result = subprocess.run(
+    # Its own process group, killed whole on a timeout: subprocess.run would kill the
+    # benchmark alone and leave the servers it started running, ports and CPU taken.
+    with subprocess.Popen(
         [sys.executable, "-m", *args],
         cwd=ROOT,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=240,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=240)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+    assert process.returncode == 0, stderr
+    return stdout
 
 
 @pytest.mark.parametrize(
