@@ -192,7 +192,8 @@ class PaycheckClient(BaseClient):
 
         Raises:
             BadRequestError: the request is malformed.
-            PaymentServiceUnavailable: the server could not answer.
+            PaymentServiceUnavailable: the server could not answer, or answered about another
+                service or method than the one asked (never a grant).
         """
         return self._send(_wire.check_token(token, service, method))
 

@@ -8,7 +8,8 @@ latency, so the validators keep answers for a while:
 * an allowed answer lives ``min(ttl, the server's max-age, 3600 s)``, a denial
   ``min(negative_ttl, max-age, 3600 s)``; the seed contract forbids keeping an answer longer than
   an hour, because a token can be deactivated;
-* exceptions (the server down, timing out, answering 5xx or garbage) are never cached;
+* exceptions (the server down, timing out, answering 5xx or garbage, or answering about another
+  service or method than the one asked) are never cached;
 * concurrent misses for one key make **one** upstream call whose result every caller gets
   (single-flight), for threads and for asyncio tasks alike;
 * a malformed token is denied before the cache and before the network.
@@ -30,6 +31,7 @@ from types import TracebackType
 from typing import TypeVar
 
 from ._client import AsyncPaycheckClient, PaycheckClient
+from ._exceptions import PaymentServiceUnavailable
 from ._models import AccessDecision
 from .tokens import TOKEN_PREFIX, is_well_formed
 
@@ -155,6 +157,19 @@ class _Cache:
             lifetime = min(lifetime, decision.max_age)
         return min(lifetime, MAX_CACHE_TTL)
 
+    def _answering(self, decision: AccessDecision, method: str) -> AccessDecision:
+        """``decision`` if it answers what was asked; raises otherwise, so nothing is cached.
+
+        The client already refuses a server's answer about another service or method; this
+        holds the validator to it whatever client (or subclass) it was given.
+        """
+        if decision.service != self.service or decision.method != method:
+            raise PaymentServiceUnavailable(
+                f"the payment server's answer is about {decision.service!r}/{decision.method!r}, "
+                f"not the {self.service!r}/{method!r} that was asked"
+            )
+        return decision
+
     def _store(self, key: _Key, decision: AccessDecision) -> None:
         """Keep ``decision``; the caller holds the lock (or runs on the event loop)."""
         lifetime = self._lifetime(decision)
@@ -250,7 +265,8 @@ class TokenValidator(_Cache):
             The decision; ``allowed=False`` with ``status`` 401 or 403 for a denial.
 
         Raises:
-            PaymentServiceUnavailable: the payment server could not answer (nothing is cached).
+            PaymentServiceUnavailable: the payment server could not answer, or answered about
+                another service or method than the one asked (nothing is cached).
             BadRequestError: the server refused the request as malformed.
         """
         key = self._key(token, method) if isinstance(token, str) else None
@@ -277,7 +293,7 @@ class TokenValidator(_Cache):
         if not leading:
             return flight.wait()
         try:
-            decision = self.client.check_token(token, self.service, method)
+            decision = self._answering(self.client.check_token(token, self.service, method), method)
         except BaseException as exc:
             flight.error = exc
             raise
@@ -405,7 +421,9 @@ class AsyncTokenValidator(_Cache):
 
     async def _fetch(self, key: _Key, token: str, method: str) -> AccessDecision:
         try:
-            decision = await self.client.check_token(token, self.service, method)
+            decision = self._answering(
+                await self.client.check_token(token, self.service, method), method
+            )
             self._store(key, decision)
             return decision
         finally:

@@ -362,7 +362,12 @@ def reset_token(payment_artifact: str) -> Call[str]:
 
 
 def check_token(token: str, service: str, method: str) -> Call[AccessDecision]:
-    """``POST /token/check``: 200 allows, 401 and 403 deny, anything else is an exception."""
+    """``POST /token/check``: 200 allows, 401 and 403 deny, anything else is an exception.
+
+    A 200 must name the service and method that were asked (``serviceName``, ``methodName``,
+    compared exactly): an answer about anything else is not the contract's, and raises
+    :class:`~paycheck_core.PaymentServiceUnavailable` like any other unusable body.
+    """
 
     def parse(response: httpx.Response) -> AccessDecision:
         status = response.status_code
@@ -381,9 +386,16 @@ def check_token(token: str, service: str, method: str) -> Call[AccessDecision]:
             granted = body.get("allowed")
             if not isinstance(granted, bool):
                 raise ContractError(f"allowed must be a boolean, got {granted!r}")
-            # Required by the contract; the decision names what was asked, not what was echoed.
-            _string(body, "serviceName")
-            _string(body, "methodName")
+            # An answer about another service or method is not an answer to this question,
+            # whether it allows or denies: a confused proxy or server must never grant (or
+            # get cached as) access to what was asked. Compared exactly, as the server keys
+            # on exact names.
+            for field, asked in (("serviceName", service), ("methodName", method)):
+                answered = _string(body, field)
+                if answered != asked:
+                    raise ContractError(
+                        f"{field} {answered!r} is not the {field} that was asked, {asked!r}"
+                    )
             message = body.get("message")
             return AccessDecision(
                 allowed=granted,

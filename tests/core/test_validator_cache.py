@@ -6,6 +6,7 @@ errors are never cached; a malformed token is denied before the cache and the ne
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -29,10 +30,15 @@ SERVICE = "Online marketplace"
 
 
 def allow(server: Any, cache_control: str | None = None) -> None:
+    """Grant whatever is asked, naming it as the contract requires."""
     headers = {"Cache-Control": cache_control} if cache_control else {}
-    server.answer(
-        200, {"allowed": True, "serviceName": SERVICE, "methodName": "getInfo"}, **headers
-    )
+
+    def grant(request: httpx.Request) -> httpx.Response:
+        asked = json.loads(request.content)
+        body = {"allowed": True, **{k: asked[k] for k in ("serviceName", "methodName")}}
+        return httpx.Response(200, json=body, headers=headers)
+
+    server.handler = grant
 
 
 def deny(server: Any, status: int = 401, cache_control: str | None = None) -> None:
