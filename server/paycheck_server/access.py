@@ -4,6 +4,10 @@
 the service or method (403), and for how many seconds the answer stays true: the
 ``Cache-Control: max-age`` a service may cache it for. A denial never names what the token
 *does* cover, so a service learns only "allowed" or "denied".
+
+The service is compared first: a token that is for another service gets one and the same
+403, byte for byte, whatever its state, so that a service learns nothing of other services'
+tokens (their paid days, a reset, a revocation).
 """
 
 from __future__ import annotations
@@ -71,6 +75,12 @@ class Decision:
         return self.status == 200
 
 
+# One constant answer, so that nothing in it can differ with the token's state.
+_NOT_FOR_THIS_SERVICE = Decision(
+    403, "The token does not give access to this service", DENIAL_MAX_AGE
+)
+
+
 def _seconds_until(moment: datetime, now: datetime) -> int:
     seconds = int((moment - now).total_seconds())
     return max(0, min(MAX_AGE_CAP, seconds))
@@ -81,7 +91,13 @@ def invalid_token() -> Decision:
     return Decision(401, "Invalid or expired token", DENIAL_MAX_AGE)
 
 
-def decide(state: TokenState | None, *, service: str, method: str, now: datetime) -> Decision:
+def decide(
+    state: TokenState | None,
+    *,
+    service: str,
+    method: str,
+    now: datetime,
+) -> Decision:
     """Whether a token in ``state`` gives access to ``method`` of ``service`` at ``now``.
 
     Args:
@@ -95,7 +111,13 @@ def decide(state: TokenState | None, *, service: str, method: str, now: datetime
         >>> decide(None, service="Weather", method="getForecast", now=now).status
         401
     """
-    if state is None or not state.paid:
+    if state is None:
+        return invalid_token()
+    # Before anything that depends on the token's state: another service's token gets the
+    # same answer whether it is paid, active, expired, not yet active, replaced or revoked.
+    if state.service != service:
+        return _NOT_FOR_THIS_SERVICE
+    if not state.paid:
         return invalid_token()
     if state.deadline is not None and state.deadline <= now:
         return Decision(401, "The token was replaced or revoked", DENIAL_MAX_AGE)
@@ -111,8 +133,6 @@ def decide(state: TokenState | None, *, service: str, method: str, now: datetime
             f"The token expired at the end of {state.period.date_to.isoformat()} (UTC)",
             DENIAL_MAX_AGE,
         )
-    if state.service != service:
-        return Decision(403, "The token does not give access to this service", DENIAL_MAX_AGE)
     if method not in state.methods:
         return Decision(
             403, f"The token does not give access to the method {method!r}", DENIAL_MAX_AGE

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from paycheck_server.access import MAX_AGE_CAP, TokenState, decide
+from paycheck_server.access import MAX_AGE_CAP, Decision, TokenState, decide
 from paycheck_server.catalog import CatalogMethod, CatalogService
 from paycheck_server.domain import Period, minor_to_wire, quote, validate_period
 from paycheck_server.errors import BadRequestError, NotFoundError
@@ -159,3 +159,25 @@ def test_a_denial_never_names_what_the_token_covers() -> None:
         decision = decide(state(), service="Weather", method=method, now=NOON)
         assert "Shop" not in decision.description
         assert "getInfo" not in decision.description or method == "getInfo"
+
+
+# --- another service's token ----------------------------------------------------------------
+
+STATES = {
+    "active": state(),
+    "not yet active": state(period=Period(DAY + timedelta(days=1), DAY + timedelta(days=9))),
+    "active next year": state(period=Period(DAY + timedelta(days=365), DAY + timedelta(days=366))),
+    "expired": state(period=Period(DAY - timedelta(days=9), DAY - timedelta(days=1))),
+    "in its grace": state(deadline=NOON + timedelta(seconds=42)),
+    "replaced or revoked": state(deadline=NOON),
+    "unpaid": state(paid=False),
+    "for every method": state(methods=frozenset({"getInfo", "search", "placeOrder"})),
+}
+
+
+@pytest.mark.parametrize("method", ["getInfo", "search", "nothingLikeIt"])
+@pytest.mark.parametrize("name", STATES)
+def test_another_services_token_gets_one_answer_whatever_its_state(name: str, method: str) -> None:
+    decision = decide(STATES[name], service="Weather", method=method, now=NOON)
+
+    assert decision == Decision(403, "The token does not give access to this service", 60)

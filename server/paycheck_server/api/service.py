@@ -75,8 +75,9 @@ router = APIRouter(route_class=CheckRoute)
     responses={status: {"model": Error} for status in (400, 401, 403, 500)},
 )
 async def check_token(body: TokenCheckRequest, request: Request) -> JSONResponse:
-    """200 when the token is paid, active and covers the method; 401 for an unknown, expired,
-    not yet active, replaced or revoked token; 403 when it covers another service or method.
+    """200 when the token is paid, active and covers the method; 401 for an unknown token, or
+    one of this service that is expired, not yet active, replaced or revoked; 403 when it is
+    another service's token (the same answer whatever its state) or does not cover the method.
     """
     # The runtime is read here rather than through a dependency: FastAPI charges about
     # 15 us per request for solving one, on the route services call most.
