@@ -7,7 +7,8 @@ the service or method (403), and for how many seconds the answer stays true: the
 
 The service is compared first: a token that is for another service gets one and the same
 403, byte for byte, whatever its state, so that a service learns nothing of other services'
-tokens (their paid days, a reset, a revocation).
+tokens (their paid days, a reset, a revocation). How long a grant may be cached is decided
+in one place, :func:`grant_max_age_cap`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "Decision",
     "TokenState",
     "decide",
+    "grant_max_age_cap",
     "invalid_token",
 ]
 
@@ -81,6 +83,25 @@ _NOT_FOR_THIS_SERVICE = Decision(
 )
 
 
+def grant_max_age_cap(*, reset_grace_seconds: int) -> int:
+    """The longest a service may cache an allowed answer, in seconds.
+
+    A token is deactivated three ways: ``/token/reset`` and a second ``/pay`` let it work
+    ``reset_grace_seconds`` more, a revocation stops it at once. A grant may have been cached
+    just before any of them, with no way to call it back; so no grant is cacheable for longer
+    than the grace, and every service refuses a token at most ``reset_grace_seconds`` after
+    it was reset, paid for again or revoked (a replaced token: when its grace ends, as the
+    server does). Never above :data:`MAX_AGE_CAP`; 0 when the grace is 0: no grant is cached.
+
+    This is the one rule that bounds a grant's life: once services follow the token-event
+    feed, which tells them of a deactivation as it happens, it may let grants live longer.
+
+    Args:
+        reset_grace_seconds: the server's ``PAYCHECK_RESET_GRACE_SECONDS``.
+    """
+    return max(0, min(MAX_AGE_CAP, reset_grace_seconds))
+
+
 def _seconds_until(moment: datetime, now: datetime) -> int:
     seconds = int((moment - now).total_seconds())
     return max(0, min(MAX_AGE_CAP, seconds))
@@ -97,6 +118,7 @@ def decide(
     service: str,
     method: str,
     now: datetime,
+    max_grant_age: int,
 ) -> Decision:
     """Whether a token in ``state`` gives access to ``method`` of ``service`` at ``now``.
 
@@ -105,10 +127,12 @@ def decide(
         service: the service asking.
         method: the method asked for.
         now: the current instant (timezone-aware).
+        max_grant_age: the longest an allowed answer may be cached, from
+            :func:`grant_max_age_cap`.
 
     Example::
 
-        >>> decide(None, service="Weather", method="getForecast", now=now).status
+        >>> decide(None, service="Weather", method="getForecast", now=now, max_grant_age=300).status
         401
     """
     if state is None:
@@ -140,4 +164,5 @@ def decide(
     stops = state.period.ends_at
     if state.deadline is not None:
         stops = min(stops, state.deadline)
-    return Decision(200, "Access granted", _seconds_until(stops, now), state.period.date_to)
+    max_age = min(_seconds_until(stops, now), max_grant_age)
+    return Decision(200, "Access granted", max_age, state.period.date_to)

@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from paycheck_server.access import MAX_AGE_CAP, Decision, TokenState, decide
+from paycheck_server import access
+from paycheck_server.access import MAX_AGE_CAP, Decision, TokenState, grant_max_age_cap
 from paycheck_server.catalog import CatalogMethod, CatalogService
 from paycheck_server.domain import Period, minor_to_wire, quote, validate_period
 from paycheck_server.errors import BadRequestError, NotFoundError
@@ -33,6 +34,20 @@ def state(**changes: object) -> TokenState:
     }
     values.update(changes)
     return TokenState(**values)  # type: ignore[arg-type]
+
+
+def decide(
+    state: TokenState | None,
+    *,
+    service: str,
+    method: str,
+    now: datetime,
+    max_grant_age: int = MAX_AGE_CAP,
+) -> Decision:
+    """:func:`access.decide` with no cap on grants but the hour, unless a test sets one."""
+    return access.decide(
+        state, service=service, method=method, now=now, max_grant_age=max_grant_age
+    )
 
 
 def test_a_period_counts_both_ends() -> None:
@@ -159,6 +174,33 @@ def test_a_denial_never_names_what_the_token_covers() -> None:
         decision = decide(state(), service="Weather", method=method, now=NOON)
         assert "Shop" not in decision.description
         assert "getInfo" not in decision.description or method == "getInfo"
+
+
+# --- how long a grant may be cached ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("grace", "cap"), [(0, 0), (1, 1), (5, 5), (300, 300), (3600, 3600), (86400, 3600)]
+)
+def test_a_grant_is_cacheable_for_the_reset_grace_and_never_above_an_hour(
+    grace: int, cap: int
+) -> None:
+    assert grant_max_age_cap(reset_grace_seconds=grace) == cap
+
+
+@pytest.mark.parametrize("cap", [0, 1, 5, 300])
+def test_no_grant_outlives_the_cap_however_long_the_token_stays_valid(cap: int) -> None:
+    decision = decide(state(), service="Shop", method="getInfo", now=NOON, max_grant_age=cap)
+
+    assert (decision.allowed, decision.max_age) == (True, cap)
+
+
+def test_a_grant_ending_before_the_cap_keeps_its_own_max_age() -> None:
+    deadline = NOON + timedelta(seconds=3)
+
+    decision = decide(state(deadline=deadline), service="Shop", method="getInfo", now=NOON)
+
+    assert decision.max_age == 3
 
 
 # --- another service's token ----------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The service API (seed ``service.yml``): ``POST /token/check``.
 
 Every answer carries ``Cache-Control: private, max-age=N``: how long a service may keep it
-(see :func:`paycheck_server.access.decide`), never more than an hour.
+(see :func:`paycheck_server.access.decide`); a grant never longer than the reset grace
+(:func:`paycheck_server.access.grant_max_age_cap`), no answer longer than an hour.
 
 The check is the one request services send all day, so its route (:class:`CheckRoute`) takes
 a shorter way through FastAPI than the others: a JSON body that validates is parsed by
@@ -24,7 +25,7 @@ from pydantic import ValidationError
 
 from paycheck_core import tokens
 
-from ..access import decide, invalid_token
+from ..access import decide, grant_max_age_cap, invalid_token
 from . import render
 from .runtime import Runtime
 from .schemas import Error, TokenCheckRequest, TokenCheckResponse
@@ -89,6 +90,9 @@ async def check_token(body: TokenCheckRequest, request: Request) -> JSONResponse
             service=body.service_name,
             method=body.method_name,
             now=runtime.clock.now(),
+            max_grant_age=grant_max_age_cap(
+                reset_grace_seconds=runtime.settings.reset_grace_seconds
+            ),
         )
     else:
         decision = invalid_token()
