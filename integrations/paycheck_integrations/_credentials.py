@@ -19,7 +19,12 @@ _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
 class Problem(enum.Enum):
-    """What is wrong with a request's ``Authorization`` header; the value is the description."""
+    """What is wrong with a request's ``Authorization`` header; the value is the description.
+
+    :attr:`MISSING` and :attr:`NOT_BEARER` carry no Bearer credentials at all (RFC 6750 3.1:
+    401 with the bare challenge); the others are malformed Bearer credentials (400
+    ``invalid_request``).
+    """
 
     MISSING = "This service needs a paid access token: send it as 'Authorization: Bearer <token>'."
     NOT_BEARER = (
@@ -53,7 +58,7 @@ def bearer_token(value: str | Problem | None) -> str | Problem:
 
     The scheme is matched case-insensitively (RFC 7235); the token must be an RFC 6750
     ``b64token``. WSGI servers join repeated headers with a comma, so a comma means
-    :attr:`Problem.SEVERAL`.
+    :attr:`Problem.SEVERAL`. An empty header names no scheme: :attr:`Problem.NOT_BEARER`.
 
     Example::
 

@@ -133,14 +133,18 @@ class Denials:
         )
         self._decisions: dict[tuple[int, str | None, str], Denial] = {}
 
-    def _for_problem(self, problem: Problem) -> Denial:
-        if problem is Problem.MISSING:
-            # RFC 6750 3.1: a request with no credentials gets the challenge without an error.
-            return Denial.build(401, problem.value, challenge=self.realm)
+    def _invalid_request(self, description: str) -> Denial:
         challenge = (
-            f'{self.realm}, error="invalid_request", error_description="{_quoted(problem.value)}"'
+            f'{self.realm}, error="invalid_request", error_description="{_quoted(description)}"'
         )
-        return Denial.build(400, problem.value, challenge=challenge)
+        return Denial.build(400, description, challenge=challenge)
+
+    def _for_problem(self, problem: Problem) -> Denial:
+        if problem is Problem.MISSING or problem is Problem.NOT_BEARER:
+            # RFC 6750 3.1: a request without Bearer credentials (none, or another scheme) gets
+            # the challenge without an error code.
+            return Denial.build(401, problem.value, challenge=self.realm)
+        return self._invalid_request(problem.value)
 
     def for_problem(self, problem: Problem) -> Denial:
         """The answer to a request whose ``Authorization`` header has ``problem``."""

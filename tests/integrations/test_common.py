@@ -235,8 +235,17 @@ def test_every_server_error_is_a_503_logged_without_the_token(
     assert "pct_" not in caplog.text
 
 
+@pytest.mark.parametrize("problem", [Problem.MISSING, Problem.NOT_BEARER])
+def test_a_request_without_bearer_credentials_gets_401_and_the_bare_challenge(
+    problem: Problem,
+) -> None:
+    denial = Denials("S").for_problem(problem)
+    assert denial.status == 401
+    assert dict(denial.headers)["www-authenticate"] == 'Bearer realm="S"'
+
+
 def test_the_wsgi_and_asgi_forms_carry_the_content_length() -> None:
-    denial = Denials("S").for_problem(Problem.NOT_BEARER)
+    denial = Denials("S").for_problem(Problem.MALFORMED)
     length = str(len(denial.body))
     assert ("content-length", length) in denial.wsgi_headers
     assert (b"content-length", length.encode()) in denial.raw_headers

@@ -47,10 +47,26 @@ async def test_a_request_without_a_token_gets_401_with_the_realm(harness: Harnes
     assert harness.payments.calls == 0
 
 
-async def test_another_scheme_than_bearer_is_an_invalid_request(harness: Harness) -> None:
-    reply = await harness.request("GET", "/getInfo", [(b"authorization", b"Basic dXNlcjpwYXNz")])
+NO_BEARER_CREDENTIALS = {
+    "basic": [(b"authorization", b"Basic dXNlcjpwYXNz")],
+    "digest": [(b"authorization", b'Digest username="u", realm="r", nonce="n", response="x"')],
+    "another scheme": [(b"authorization", b"Token pct_abc")],
+    "empty header": [(b"authorization", b"")],
+}
 
-    assert_refused(harness, reply, 400, error="invalid_request")
+
+@pytest.mark.parametrize(
+    "headers", NO_BEARER_CREDENTIALS.values(), ids=NO_BEARER_CREDENTIALS.keys()
+)
+async def test_a_request_without_bearer_credentials_gets_401_with_the_bare_challenge(
+    harness: Harness, headers: list[tuple[bytes, bytes]]
+) -> None:
+    # RFC 6750 3.1: credentials of another scheme are no Bearer credentials: 401 and the
+    # challenge alone, as for a request that sends none.
+    reply = await harness.request("GET", "/getInfo", headers)
+
+    description = assert_refused(harness, reply, 401, error=None)
+    assert "Bearer" in description
     assert harness.payments.calls == 0
 
 
@@ -62,7 +78,6 @@ MALFORMED = {
     "latin-1 byte": [(b"authorization", b"Bearer pct_\xff")],
     "10 KB token": [(b"authorization", b"Bearer " + b"a" * 10_240)],
     "two headers": [(b"authorization", b"Bearer pct_one"), (b"authorization", b"Bearer pct_two")],
-    "empty header": [(b"authorization", b"")],
 }
 
 
