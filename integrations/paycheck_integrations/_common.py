@@ -5,7 +5,8 @@ Each concern has its own module, re-exported here for the adapters:
 * :mod:`._credentials`: :func:`bearer_token` reads ``Authorization: Bearer <token>`` (and
   :func:`asgi_authorization` picks that header out of an ASGI scope);
 * :mod:`._names`: :class:`MethodNames` turns a request into the ``methodName`` to check, once
-  per (HTTP method, path);
+  per (HTTP method, path), and :data:`MAX_METHOD_NAME_LENGTH` is the longest name a token can
+  pay for;
 * :mod:`._refusals`: :class:`Denials` holds the ready-made deny responses of one service
   (RFC 6750);
 * here, :class:`Exemptions` says which requests pass without a token (OPTIONS and excluded
@@ -25,12 +26,20 @@ from typing import TypeVar
 from paycheck_core import AsyncTokenValidator, TokenValidator
 
 from ._credentials import MAX_AUTHORIZATION_LENGTH, Problem, asgi_authorization, bearer_token
-from ._names import MethodMap, MethodNames
+from ._names import (
+    MAX_METHOD_NAME_LENGTH,
+    MAX_SERVICE_NAME_LENGTH,
+    MethodMap,
+    MethodNames,
+    check_name_length,
+)
 from ._refusals import DEFAULT_RETRY_AFTER, Denial, Denials, check_retry_after, logger
 
 __all__ = [
     "DEFAULT_RETRY_AFTER",
     "MAX_AUTHORIZATION_LENGTH",
+    "MAX_METHOD_NAME_LENGTH",
+    "MAX_SERVICE_NAME_LENGTH",
     "Denial",
     "Denials",
     "Exemptions",
@@ -39,6 +48,7 @@ __all__ = [
     "Problem",
     "asgi_authorization",
     "bearer_token",
+    "check_name_length",
     "check_retry_after",
     "configure",
     "logger",
@@ -110,7 +120,8 @@ def configure(
 
     Raises:
         ValueError: neither or both of ``server_url`` and ``validator``, no service, a service
-            other than the validator's, or a validator of the wrong kind.
+            other than the validator's, a service name longer than the payment server accepts
+            (:data:`MAX_SERVICE_NAME_LENGTH`), or a validator of the wrong kind.
     """
     kind = validator_type.__name__
     if server_url is not None and validator is not None:
@@ -128,15 +139,21 @@ def configure(
                 f"service={service!r} differs from the validator's service "
                 f"{validator.service!r}: pass one of them"
             )
-        return validator.service, validator
+        return _payable(validator.service), validator
     if not isinstance(service, str) or not service:
         raise ValueError(
             "pass service= with the name of this service in the payment server's catalog, "
             "for example service='Online marketplace'"
         )
+    _payable(service)
     if server_url is None:
         raise ValueError(
             "pass server_url= (the payment server, for example 'http://payments:8000') or "
             f"validator= (a ready {kind})"
         )
     return service, make(server_url, service)
+
+
+def _payable(service: str) -> str:
+    # Every check of a longer name would be refused with 400: fail at startup instead.
+    return check_name_length(service, what="the service name", limit=MAX_SERVICE_NAME_LENGTH)

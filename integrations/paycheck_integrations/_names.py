@@ -1,4 +1,4 @@
-"""Naming the method a request calls (the seed's ``methodName``).
+"""Naming the method a request calls (the seed's ``methodName``), and the limits on names.
 
 No web framework and no I/O.
 """
@@ -9,12 +9,46 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TypeAlias
 
-__all__ = ["MethodMap", "MethodNames"]
+__all__ = [
+    "MAX_METHOD_NAME_LENGTH",
+    "MAX_SERVICE_NAME_LENGTH",
+    "MethodMap",
+    "MethodNames",
+    "check_name_length",
+]
+
+MAX_METHOD_NAME_LENGTH = 200
+"""The longest ``methodName`` the payment server accepts, in characters.
+
+The seed contract sets no limit; Paycheck's (``docs/openapi/service.yml``, ``maxLength`` of
+``POST /token/check``) answers 400 to a longer one. No token can pay for such a method, so the
+adapters refuse it without asking the payment server.
+"""
+
+MAX_SERVICE_NAME_LENGTH = 200
+"""The longest ``serviceName`` the payment server accepts, in characters (same source)."""
 
 MethodMap: TypeAlias = Mapping[str, str] | Callable[[str, str], str | None]
 """The ``methods=`` option: path templates to method names, or ``(http_method, path) -> name``."""
 
 _PARAMETER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(:path)?\}")
+
+
+def check_name_length(name: str, *, what: str, limit: int = MAX_METHOD_NAME_LENGTH) -> str:
+    """``name`` if the payment server can accept it: at most ``limit`` characters.
+
+    Args:
+        what: how the error message calls the name, for example ``"the method name"``.
+
+    Raises:
+        ValueError: ``name`` is longer; the message names the limit.
+    """
+    if len(name) > limit:
+        raise ValueError(
+            f"{what} {name[:40]!r}... is {len(name)} characters long; the payment server "
+            f"accepts names of at most {limit} characters, so no token could ever pay for it"
+        )
+    return name
 
 
 def _template_pattern(template: str) -> re.Pattern[str]:
@@ -43,7 +77,8 @@ class MethodNames:
         maxsize: the most (HTTP method, path) pairs remembered; the oldest go first.
 
     Raises:
-        ValueError: a template or a name is not acceptable.
+        ValueError: a template or a name is not acceptable (a name longer than
+            :data:`MAX_METHOD_NAME_LENGTH` included).
 
     Example::
 
@@ -121,6 +156,7 @@ def _parse_templates(methods: Mapping[str, str]) -> list[tuple[str | None, re.Pa
         http_method, _, template = key.rpartition(" ")
         if not isinstance(name, str) or not name:
             raise ValueError(f"methods[{key!r}] must be a non-empty method name, not {name!r}")
+        check_name_length(name, what=f"methods[{key!r}], the method name")
         if not template.startswith("/") or (http_method and not http_method.isalpha()):
             raise ValueError(
                 f"the keys of methods are path templates like '/items/{{id}}' or "

@@ -12,11 +12,23 @@ import re
 from dataclasses import dataclass
 from http import HTTPStatus
 
-from paycheck_core import AccessDecision, PaycheckError, PaymentServiceUnavailable
+from paycheck_core import (
+    AccessDecision,
+    BadRequestError,
+    PaycheckError,
+    PaymentServiceUnavailable,
+)
 
 from ._credentials import Problem
+from ._names import MAX_METHOD_NAME_LENGTH
 
-__all__ = ["DEFAULT_RETRY_AFTER", "Denial", "Denials", "check_retry_after", "logger"]
+__all__ = [
+    "DEFAULT_RETRY_AFTER",
+    "Denial",
+    "Denials",
+    "check_retry_after",
+    "logger",
+]
 
 logger = logging.getLogger("paycheck_integrations")
 """Where the adapters report a payment server that could not answer (never with the token)."""
@@ -27,6 +39,7 @@ DEFAULT_RETRY_AFTER = 5
 # RFC 6750 section 3: error_description may hold only %x20-21 / %x23-5B / %x5D-7E.
 _NOT_NQSCHAR = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
 _WEBSOCKET_REASON_BYTES = 123  # a close frame's reason must fit in 123 bytes (RFC 6455 5.5)
+_MANY = 1024  # distinct reasons kept per service; they are few, this only bounds odd servers
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +132,7 @@ class Denials:
         ValueError: ``retry_after`` is not a whole number of seconds, 1 or more.
     """
 
-    __slots__ = ("_decisions", "_problems", "realm", "unavailable")
+    __slots__ = ("_bad_requests", "_decisions", "_problems", "realm", "unavailable", "unbuyable")
 
     def __init__(self, service: str, *, retry_after: int = DEFAULT_RETRY_AFTER) -> None:
         check_retry_after(retry_after)
@@ -131,7 +144,14 @@ class Denials:
             f"try again in {retry_after} seconds.",
             retry_after=retry_after,
         )
+        self.unbuyable = self._invalid_request(
+            "This request calls a method whose name is longer than the "
+            f"{MAX_METHOD_NAME_LENGTH} characters a method name may have: no token can pay "
+            "for it."
+        )
+        """The answer to a request for a method no token can pay for (its name is too long)."""
         self._decisions: dict[tuple[int, str | None, str], Denial] = {}
+        self._bad_requests: dict[str, Denial] = {}
 
     def _invalid_request(self, description: str) -> Denial:
         challenge = (
@@ -156,8 +176,8 @@ class Denials:
         denial = self._decisions.get(key)
         if denial is None:
             denial = self._for_decision(decision)
-            if len(self._decisions) >= 1024:
-                self._decisions.clear()  # reasons are few; this only bounds odd servers
+            if len(self._decisions) >= _MANY:
+                self._decisions.clear()
             self._decisions[key] = denial
         return denial
 
@@ -174,10 +194,26 @@ class Denials:
         return Denial.build(status, description, challenge=challenge)
 
     def for_error(self, error: PaycheckError, method: str) -> Denial:
-        """The 503 answer when the payment server could not decide; logs ``error``.
+        """The answer when the validator raised ``error`` instead of deciding.
 
-        The validator's errors never hold the token, so logging them leaks nothing.
+        A 400 of the payment server (:class:`~paycheck_core.BadRequestError`) says the
+        request was malformed, which the caller chose: it is refused with 400
+        ``invalid_request`` and the server's description, and logged at INFO. Anything else
+        means the payment server could not decide: 503, logged as a WARNING (unreachable,
+        timing out, 5xx) or an ERROR. The validator's errors never hold the token, so logging
+        them leaks nothing.
         """
+        if isinstance(error, BadRequestError):
+            logger.info(
+                "The payment server refused the check of %r as malformed: %s", method, error
+            )
+            denial = self._bad_requests.get(error.description)
+            if denial is None:
+                denial = self._invalid_request(error.description)
+                if len(self._bad_requests) >= _MANY:
+                    self._bad_requests.clear()
+                self._bad_requests[error.description] = denial
+            return denial
         if isinstance(error, PaymentServiceUnavailable):
             logger.warning("Paycheck could not check a token for %r: %s", method, error)
         else:

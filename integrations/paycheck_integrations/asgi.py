@@ -28,6 +28,7 @@ from paycheck_core import AsyncTokenValidator, PaycheckError
 
 from ._common import (
     DEFAULT_RETRY_AFTER,
+    MAX_METHOD_NAME_LENGTH,
     Denial,
     Denials,
     Exemptions,
@@ -70,8 +71,9 @@ class PaycheckMiddleware:
         retry_after: seconds a 503 (payment server unavailable) asks the client to wait.
 
     Raises:
-        ValueError: neither or both of ``server_url`` and ``validator``, no ``service``, or
-            another option out of range; the message says what to pass.
+        ValueError: neither or both of ``server_url`` and ``validator``, no ``service``, a
+            method name in ``methods`` longer than the payment server accepts, or another
+            option out of range; the message says what to pass.
 
     Example::
 
@@ -139,6 +141,10 @@ class PaycheckMiddleware:
             token = bearer_token(authorization)
             if not isinstance(token, str):
                 await _deny(self._denials.for_problem(token), scope, receive, send)
+                return
+            if len(method) > MAX_METHOD_NAME_LENGTH:
+                # The payment server would answer 400 to every check of it: ask nothing.
+                await _deny(self._denials.unbuyable, scope, receive, send)
                 return
             try:
                 decision = await self.validator.validate(token, method)

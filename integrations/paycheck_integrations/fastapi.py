@@ -38,12 +38,14 @@ from paycheck_core import AccessDecision, AsyncTokenValidator, PaycheckError
 
 from ._common import (
     DEFAULT_RETRY_AFTER,
+    MAX_METHOD_NAME_LENGTH,
     Denial,
     Denials,
     Exemptions,
     MethodNames,
     asgi_authorization,
     bearer_token,
+    check_name_length,
     configure,
 )
 
@@ -106,6 +108,10 @@ class Paycheck:
     Raises:
         ValueError: neither or both of ``server_url`` and ``validator``, no ``service``, or
             another option out of range; the message says what to pass.
+
+    A route whose name is longer than the payment server accepts as a method name (200
+    characters) cannot be paid for: its requests are refused with 400 without asking the
+    payment server.
     """
 
     def __init__(
@@ -141,10 +147,13 @@ class Paycheck:
             request (OPTIONS or ``exclude_paths``).
 
         Raises:
-            ValueError: ``method`` is given but empty.
+            ValueError: ``method`` is given but empty, or longer than the payment server
+                accepts.
         """
         if method is not None and (not isinstance(method, str) or not method):
             raise ValueError(f"method must be a non-empty method name or None, not {method!r}")
+        if method is not None:
+            check_name_length(method, what="method=, the method name")
         return _Requirement(self, method)
 
     def _fallback_name(self, http_method: str, path: str) -> str:
@@ -202,6 +211,9 @@ class _Requirement(SecurityBase):
             token = bearer_token(authorization)
             if not isinstance(token, str):
                 paycheck._refuse(connection, paycheck._denials.for_problem(token))
+            if len(name) > MAX_METHOD_NAME_LENGTH:
+                # The payment server would answer 400 to every check of it: ask nothing.
+                paycheck._refuse(connection, paycheck._denials.unbuyable)
             try:
                 decision = await paycheck.validator.validate(token, name)
             except PaycheckError as error:

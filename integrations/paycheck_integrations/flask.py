@@ -37,10 +37,12 @@ from paycheck_core import AccessDecision, PaycheckError, TokenValidator
 
 from ._common import (
     DEFAULT_RETRY_AFTER,
+    MAX_METHOD_NAME_LENGTH,
     Denial,
     Denials,
     Exemptions,
     bearer_token,
+    check_name_length,
     check_retry_after,
     configure,
 )
@@ -93,6 +95,10 @@ class Paycheck:
     Raises:
         ValueError: both ``server_url`` and ``validator``; at :meth:`init_app`, no service or
             neither a server URL nor a validator. The message says what to pass.
+
+    A view whose endpoint is longer than the payment server accepts as a method name (200
+    characters) cannot be paid for: its requests are refused with 400 without asking the
+    payment server.
     """
 
     def __init__(
@@ -168,9 +174,13 @@ class Paycheck:
         """Check the decorated view for the method ``name`` instead of its endpoint's name.
 
         It also marks the view as paid when ``protect_all=False``.
+
+        Raises:
+            ValueError: ``name`` is empty, or longer than the payment server accepts.
         """
         if not isinstance(name, str) or not name:
             raise ValueError(f"the method name must be a non-empty string, not {name!r}")
+        check_name_length(name, what="the method name")
 
         def decorate(view: F) -> F:
             setattr(view, _METHOD, name)
@@ -184,9 +194,15 @@ class Paycheck:
         return view
 
     def required(self, name: str | None = None) -> Callable[[F], F]:
-        """Check the decorated view (for ``protect_all=False``), for ``name`` or its endpoint."""
+        """Check the decorated view (for ``protect_all=False``), for ``name`` or its endpoint.
+
+        Raises:
+            ValueError: ``name`` is empty, or longer than the payment server accepts.
+        """
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"the method name must be a non-empty string or None, not {name!r}")
+        if name is not None:
+            check_name_length(name, what="the method name")
 
         def decorate(view: F) -> F:
             setattr(view, _REQUIRED, True)
@@ -251,6 +267,8 @@ def _hook(state: _State) -> Callable[[], Response | None]:
             token = bearer_token(authorization)
             if not isinstance(token, str):
                 return _deny(denials.for_problem(token))
+            if len(method) > MAX_METHOD_NAME_LENGTH:
+                return _deny(denials.unbuyable)  # the payment server would answer 400
             try:
                 decision = validate(token, method)
             except PaycheckError as error:

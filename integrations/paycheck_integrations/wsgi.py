@@ -26,6 +26,8 @@ from paycheck_core import PaycheckError, TokenValidator
 
 from ._common import (
     DEFAULT_RETRY_AFTER,
+    MAX_METHOD_NAME_LENGTH,
+    Denial,
     Denials,
     Exemptions,
     MethodMap,
@@ -67,8 +69,9 @@ class PaycheckWSGIMiddleware:
         retry_after: seconds a 503 (payment server unavailable) asks the client to wait.
 
     Raises:
-        ValueError: neither or both of ``server_url`` and ``validator``, no ``service``, or
-            another option out of range; the message says what to pass.
+        ValueError: neither or both of ``server_url`` and ``validator``, no ``service``, a
+            method name in ``methods`` longer than the payment server accepts, or another
+            option out of range; the message says what to pass.
 
     Example::
 
@@ -106,21 +109,28 @@ class PaycheckWSGIMiddleware:
         if self._exempt(http_method, path):
             return self.app(environ, start_response)
         token = bearer_token(environ.get("HTTP_AUTHORIZATION"))
-        if not isinstance(token, str):
-            denial = self._denials.for_problem(token)
-        else:
+        if isinstance(token, str):
             method = self._names.cached(http_method, path) or self._names.resolve(http_method, path)
-            try:
-                decision = self.validator.validate(token, method)
-            except PaycheckError as error:
-                denial = self._denials.for_error(error, method)
-            else:
-                if decision.allowed:
-                    environ[GRANT_KEY] = decision
-                    return self.app(environ, start_response)
-                denial = self._denials.for_decision(decision)
+            denial = self._check(environ, token, method)
+            if denial is None:
+                return self.app(environ, start_response)
+        else:
+            denial = self._denials.for_problem(token)
         start_response(denial.wsgi_status, list(denial.wsgi_headers))
         return [denial.body]
+
+    def _check(self, environ: WSGIEnvironment, token: str, method: str) -> Denial | None:
+        """``None`` with the grant put in ``environ``, or the answer that refuses the request."""
+        if len(method) > MAX_METHOD_NAME_LENGTH:
+            return self._denials.unbuyable  # the payment server would answer 400: ask nothing
+        try:
+            decision = self.validator.validate(token, method)
+        except PaycheckError as error:
+            return self._denials.for_error(error, method)
+        if not decision.allowed:
+            return self._denials.for_decision(decision)
+        environ[GRANT_KEY] = decision
+        return None
 
     def close(self) -> None:
         """Close the validator if the middleware made it from ``server_url``."""

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import logging
+from pathlib import Path
 
 import pytest
+import yaml
 
-from paycheck_core import AccessDecision, BadRequestError, PaymentServiceUnavailable
+from paycheck_core import (
+    AccessDecision,
+    BadRequestError,
+    NotFoundError,
+    PaymentServiceUnavailable,
+)
 from paycheck_integrations._common import (
     MAX_AUTHORIZATION_LENGTH,
+    MAX_METHOD_NAME_LENGTH,
+    MAX_SERVICE_NAME_LENGTH,
     Denials,
     Exemptions,
     MethodNames,
@@ -16,6 +26,8 @@ from paycheck_integrations._common import (
     asgi_authorization,
     bearer_token,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # --- Authorization ------------------------------------------------------------------------
 
@@ -161,6 +173,25 @@ def test_the_memory_of_names_is_bounded() -> None:
     assert names.cached("GET", "/c") == "c"
 
 
+def test_a_method_name_too_long_to_buy_is_refused_at_configuration() -> None:
+    too_long = "m" * (MAX_METHOD_NAME_LENGTH + 1)
+    with pytest.raises(ValueError, match=f"at most {MAX_METHOD_NAME_LENGTH} characters"):
+        MethodNames({"/items": too_long})
+    assert MethodNames({"/items": "m" * MAX_METHOD_NAME_LENGTH}).resolve("GET", "/items")
+
+
+def test_a_callable_may_name_a_method_too_long_to_buy_for_the_adapter_to_refuse() -> None:
+    too_long = "m" * (MAX_METHOD_NAME_LENGTH + 1)
+    assert MethodNames(lambda method, path: too_long).resolve("GET", "/x") == too_long
+
+
+def test_the_name_limits_are_those_of_the_payment_servers_contract() -> None:
+    contract = yaml.safe_load((ROOT / "docs/openapi/service.yml").read_text())
+    check = contract["components"]["schemas"]["TokenCheckRequest"]["properties"]
+    assert check["methodName"]["maxLength"] == MAX_METHOD_NAME_LENGTH
+    assert check["serviceName"]["maxLength"] == MAX_SERVICE_NAME_LENGTH
+
+
 @pytest.mark.parametrize(
     "methods",
     [{"items": "x"}, {"/items": ""}, {"GE-T /items": "x"}, {"/items": 3}, 42],
@@ -225,14 +256,30 @@ def test_an_unavailable_server_gets_503_with_retry_after_and_no_store() -> None:
     assert "30 seconds" in denial.description
 
 
-def test_every_server_error_is_a_503_logged_without_the_token(
+def test_a_server_that_cannot_decide_gets_a_503_logged_without_the_token(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     denials = Denials("S")
-    for error in (PaymentServiceUnavailable("timed out"), BadRequestError("bad", status_code=400)):
+    # A 404 of /token/check: the payment server's URL is wrong, which the operator must fix.
+    for error in (PaymentServiceUnavailable("timed out"), NotFoundError("?", status_code=404)):
         assert denials.for_error(error, "getInfo") is denials.unavailable
     assert [record.levelname for record in caplog.records] == ["WARNING", "ERROR"]
     assert "pct_" not in caplog.text
+
+
+def test_a_check_the_server_calls_malformed_is_a_400_logged_as_info(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    denials = Denials("S")
+
+    denial = denials.for_error(BadRequestError("methodName: too long", status_code=400), "x")
+
+    assert denial.status == 400
+    assert json.loads(denial.body) == {"description": "methodName: too long"}
+    assert 'error="invalid_request"' in dict(denial.headers)["www-authenticate"]
+    assert "retry-after" not in dict(denial.headers)
+    assert [record.levelname for record in caplog.records] == ["INFO"]
 
 
 @pytest.mark.parametrize("problem", [Problem.MISSING, Problem.NOT_BEARER])

@@ -8,6 +8,7 @@ the same routes and of the same scripted payment server.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -129,6 +130,47 @@ async def test_a_token_without_the_method_gets_403_insufficient_scope(harness: H
     assert_refused(harness, reply, 403, error="insufficient_scope")
     assert harness.payments.checks[0]["methodName"] == "getInfo"
     assert harness.payments.checks[0]["serviceName"] == SERVICE
+
+
+async def test_a_check_the_payment_server_calls_malformed_is_refused_not_an_outage(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = harness.payments.sell("getInfo")
+    harness.payments.failure = "400"
+
+    reply = await harness.get("/getInfo", token)
+
+    description = assert_refused(harness, reply, 400, error="invalid_request")
+    assert description == "token: String should match the contract"  # the server's own words
+    assert reply.headers.get("retry-after") is None
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_a_method_name_too_long_to_buy_is_refused_without_asking_the_server(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The middlewares name a request by its path's last segment when no route names it; the
+    # payment server answers 400 to a methodName of more than 200 characters.
+    token = harness.payments.sell("getInfo")
+
+    reply = await harness.get("/" + "m" * 201, token)
+
+    assert harness.payments.calls == 0
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    if harness.name in {"fastapi-dependency", "flask-extension"}:
+        assert reply.status == 404  # no route matches, and the route names the method
+    else:
+        assert "200 characters" in assert_refused(harness, reply, 400, error="invalid_request")
+
+
+async def test_a_method_name_of_200_characters_is_checked(harness: Harness) -> None:
+    token = harness.payments.sell("m" * 200)
+
+    reply = await harness.get("/" + "m" * 200, token)
+
+    assert reply.status == 404  # no route answers it (behind a middleware: once granted)
+    if harness.name not in {"fastapi-dependency", "flask-extension"}:
+        assert [check["methodName"] for check in harness.payments.checks] == ["m" * 200]
 
 
 @pytest.mark.parametrize("failure", ["down", "timeout", "5xx"])
