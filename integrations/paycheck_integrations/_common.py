@@ -3,15 +3,14 @@
 Each concern has its own module, re-exported here for the adapters:
 
 * :mod:`._credentials`: :func:`bearer_token` reads ``Authorization: Bearer <token>`` (and
-  :func:`asgi_authorization` picks that header out of an ASGI scope);
-* :mod:`._names`: :class:`MethodNames` turns a request into the ``methodName`` to check, once
-  per (HTTP method, path), and :data:`MAX_METHOD_NAME_LENGTH` is the longest name a token can
-  pay for;
+  :func:`asgi_authorization` picks that header out of an ASGI scope); :func:`asgi_preflight` and
+  :func:`wsgi_preflight` tell a CORS preflight from an ordinary ``OPTIONS`` request;
+* :mod:`._names`: :class:`MethodNames` turns a request into the ``methodName`` to check, and
+  :data:`MAX_METHOD_NAME_LENGTH` is the longest name a token can pay for;
 * :mod:`._refusals`: :class:`Denials` holds the ready-made deny responses of one service
   (RFC 6750);
-* here, :class:`Exemptions` says which requests pass without a token (OPTIONS and excluded
-  paths), and :func:`configure` checks an adapter's options and returns its service and
-  validator.
+* here, :class:`Exemptions` says which paths need no token, and :func:`configure` checks an
+  adapter's options and returns its service and validator.
 
 The adapters (:mod:`~paycheck_integrations.asgi`, :mod:`~paycheck_integrations.fastapi`,
 :mod:`~paycheck_integrations.wsgi`, :mod:`~paycheck_integrations.flask`) only translate between
@@ -25,7 +24,14 @@ from typing import TypeVar
 
 from paycheck_core import AsyncTokenValidator, TokenValidator
 
-from ._credentials import MAX_AUTHORIZATION_LENGTH, Problem, asgi_authorization, bearer_token
+from ._credentials import (
+    MAX_AUTHORIZATION_LENGTH,
+    Problem,
+    asgi_authorization,
+    asgi_preflight,
+    bearer_token,
+    wsgi_preflight,
+)
 from ._names import (
     MAX_METHOD_NAME_LENGTH,
     MAX_SERVICE_NAME_LENGTH,
@@ -47,16 +53,18 @@ __all__ = [
     "MethodNames",
     "Problem",
     "asgi_authorization",
+    "asgi_preflight",
     "bearer_token",
     "check_name_length",
     "check_retry_after",
     "configure",
     "logger",
+    "wsgi_preflight",
 ]
 
 
 class Exemptions:
-    """Which requests pass without a token: OPTIONS (CORS preflight) and excluded paths.
+    """Which paths need no token (a CORS preflight needs none either: see ``asgi_preflight``).
 
     Args:
         exclude_paths: exact paths (``"/health"``) and prefixes ending in ``*`` (``"/docs*"``).
@@ -94,9 +102,9 @@ class Exemptions:
         self._exact = frozenset(exact)
         self._prefixes = tuple(prefixes)
 
-    def __call__(self, http_method: str, path: str) -> bool:
-        """Whether a request for ``http_method`` and ``path`` needs no token."""
-        return http_method == "OPTIONS" or path in self._exact or path.startswith(self._prefixes)
+    def __call__(self, path: str) -> bool:
+        """Whether a request for ``path`` needs no token, whatever its HTTP method."""
+        return path in self._exact or path.startswith(self._prefixes)
 
 
 V = TypeVar("V", TokenValidator, AsyncTokenValidator)

@@ -1,4 +1,4 @@
-"""Reading what a request carries: its ``Authorization`` header.
+"""Reading what a request carries: its ``Authorization`` header, and whether it is a preflight.
 
 No web framework and no I/O: the adapters pass in an ASGI scope's headers or a WSGI environ.
 """
@@ -7,9 +7,17 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-__all__ = ["MAX_AUTHORIZATION_LENGTH", "Problem", "asgi_authorization", "bearer_token"]
+__all__ = [
+    "MAX_AUTHORIZATION_LENGTH",
+    "Problem",
+    "asgi_authorization",
+    "asgi_preflight",
+    "bearer_token",
+    "wsgi_preflight",
+]
 
 MAX_AUTHORIZATION_LENGTH = 4096
 """The longest ``Authorization`` header accepted, in characters; a token is 53."""
@@ -88,3 +96,23 @@ def bearer_token(value: str | Problem | None) -> str | Problem:
     if _B64TOKEN.fullmatch(token) is None:
         return Problem.SEVERAL if "," in token else Problem.MALFORMED
     return token
+
+
+def asgi_preflight(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether an ``OPTIONS`` request's ASGI headers make it a CORS preflight.
+
+    A preflight carries both ``Origin`` and ``Access-Control-Request-Method`` (Fetch
+    standard); a bare ``OPTIONS`` is an ordinary request.
+    """
+    origin = method = False
+    for name, _ in headers:
+        if name == b"origin":
+            origin = True
+        elif name == b"access-control-request-method":
+            method = True
+    return origin and method
+
+
+def wsgi_preflight(environ: Mapping[str, Any]) -> bool:
+    """Whether an ``OPTIONS`` request's WSGI environ makes it a CORS preflight."""
+    return "HTTP_ORIGIN" in environ and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ

@@ -47,7 +47,8 @@ class Denial:
     """A ready-made deny response.
 
     Attributes:
-        status: the HTTP status (400, 401, 403 or 503).
+        status: the HTTP status (400, 401, 403 or 503; the FastAPI dependency answers a
+            preflight with a 204 made the same way).
         description: the sentence of the JSON body ``{"description": ...}``.
         headers: the headers to send, without ``Content-Length`` (frameworks add it).
         body: the JSON body as bytes.

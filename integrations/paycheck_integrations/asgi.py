@@ -17,6 +17,10 @@ says otherwise. A granted request reaches the app with the grant (an
 A refused one is answered here (RFC 6750 statuses, ``{"description": ...}`` body) and never
 reaches the app; a refused websocket is closed with code 1008 (policy violation).
 ``lifespan`` passes through.
+
+A CORS preflight (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``) passes
+without a token, for the CORS middleware (or the route) to answer; its answer leaves without
+a body, so that a route that answers ``OPTIONS`` itself gives nothing away.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from ._common import (
     MethodMap,
     MethodNames,
     asgi_authorization,
+    asgi_preflight,
     bearer_token,
     configure,
 )
@@ -67,7 +72,7 @@ class PaycheckMiddleware:
         methods: path templates to method names (``{"/items/{id}": "getItem",
             "POST /items": "addItem"}``) or a callable ``(http_method, path) -> name | None``.
         exclude_paths: paths that need no token: exact (``"/health"``) or prefixes
-            (``"/docs*"``). OPTIONS requests never need one (CORS preflight).
+            (``"/docs*"``). A CORS preflight never needs one.
         retry_after: seconds a 503 (payment server unavailable) asks the client to wait.
 
     Raises:
@@ -111,6 +116,9 @@ class PaycheckMiddleware:
         kind = scope["type"]
         if kind == "http":
             http_method = scope["method"]
+            if http_method == "OPTIONS" and asgi_preflight(scope["headers"]):
+                await self.app(scope, receive, _without_body(send))
+                return
         elif kind == "websocket":
             http_method = "GET"  # the handshake's method
         elif kind == "lifespan" and self._owns_validator:
@@ -124,7 +132,7 @@ class PaycheckMiddleware:
         # exempt": the common request skips the exemption check.
         method = self._remembered((http_method, path))
         if method is None:
-            if self._exempt(http_method, path):
+            if self._exempt(path):
                 await self.app(scope, receive, send)
                 return
             method = self._names.resolve(http_method, path, _route_name(scope))
@@ -171,6 +179,30 @@ class PaycheckMiddleware:
             await send(message)
 
         return closing_send
+
+
+def _without_body(send: Send) -> Send:
+    """``send`` for a preflight passed without a token: its status and headers, no body."""
+
+    async def send_head(message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            headers = [
+                (name, value)
+                for name, value in message.get("headers", ())
+                if name.lower() != b"content-length"
+            ]
+            headers.append((b"content-length", b"0"))
+            await send({**message, "headers": headers, "trailers": False})
+        elif kind in {"http.response.body", "http.response.zerocopy"}:
+            if not message.get("more_body", False):
+                await send({"type": "http.response.body", "body": b""})
+        elif kind == "http.response.pathsend":
+            await send({"type": "http.response.body", "body": b""})
+        elif not kind.startswith("http.response."):  # trailers and debug carry content too
+            await send(message)
+
+    return send_head
 
 
 async def _deny(denial: Denial, scope: Scope, receive: Receive, send: Send) -> None:

@@ -25,6 +25,12 @@ handler table the first time it refuses a request, so there is nothing else to i
 a framework gives no such table, :class:`PaycheckDenied` is an ``HTTPException`` with the same
 status and headers, and its ``detail`` is the description.) On a websocket route a refusal
 closes the connection with code 1008.
+
+A CORS preflight (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``) needs no
+token, but the dependency answers it ``204 No Content`` itself, without running the handler:
+``CORSMiddleware`` answers real preflights before routing, so one that reaches a protected
+route has no CORS answer to get there, and the handler must not run for a caller who paid for
+nothing. (A route that answers preflights itself belongs in ``exclude_paths``.)
 """
 
 # No `from __future__ import annotations`: FastAPI reads a dependency's annotations at runtime,
@@ -44,6 +50,7 @@ from ._common import (
     Exemptions,
     MethodNames,
     asgi_authorization,
+    asgi_preflight,
     bearer_token,
     check_name_length,
     configure,
@@ -66,6 +73,18 @@ __all__ = ["Paycheck", "PaycheckDenied", "PaycheckMiddleware", "paycheck_denied_
 
 _HANDLERS_KEY = "starlette.exception_handlers"
 _SCHEME_NAME = "PaycheckToken"  # the security scheme's name in OpenAPI
+_NO_STORE = (("cache-control", "no-store"),)
+_PREFLIGHT = Denial(
+    status=204,
+    description="",
+    headers=_NO_STORE,
+    body=b"",
+    raw_headers=((b"cache-control", b"no-store"),),
+    wsgi_status="204 No Content",
+    wsgi_headers=_NO_STORE,
+    close_reason="",
+)
+"""The dependency's answer to a preflight: no body, and the handler does not run."""
 
 
 class PaycheckDenied(HTTPException):
@@ -102,7 +121,8 @@ class Paycheck:
         server_url: the payment server's URL; a validator is then made for it.
         validator: a ready :class:`~paycheck_core.AsyncTokenValidator` instead.
         exclude_paths: paths that need no token even under a router-wide dependency: exact
-            (``"/health"``) or prefixes (``"/public*"``). OPTIONS requests never need one.
+            (``"/health"``) or prefixes (``"/public*"``). A CORS preflight never needs one
+            (the dependency answers it 204).
         retry_after: seconds a 503 (payment server unavailable) asks the client to wait.
 
     Raises:
@@ -143,8 +163,8 @@ class Paycheck:
         Returns:
             The dependency, for ``Depends(...)`` or a router's ``dependencies=[...]``. It
             returns the grant (an :class:`~paycheck_core.AccessDecision`), also kept in
-            ``request.state.paycheck`` and ``scope["paycheck"]``; ``None`` for an exempt
-            request (OPTIONS or ``exclude_paths``).
+            ``request.state.paycheck`` and ``scope["paycheck"]``; ``None`` for a request to
+            one of ``exclude_paths``.
 
         Raises:
             ValueError: ``method`` is given but empty, or longer than the payment server
@@ -196,8 +216,10 @@ class _Requirement(SecurityBase):
         scope = connection.scope
         http_method = scope.get("method", "GET")
         path = scope["path"]
-        if paycheck._exempt(http_method, path):
+        if paycheck._exempt(path):
             return None
+        if http_method == "OPTIONS" and asgi_preflight(scope["headers"]):
+            paycheck._refuse(connection, _PREFLIGHT)
         name = self._method or _route_name(scope) or paycheck._fallback_name(http_method, path)
         authorization = asgi_authorization(scope["headers"])
         # The usual header is looked up in the cache as it is: only tokens that passed the

@@ -23,7 +23,9 @@ that per view::
 With ``protect_all=False`` only views marked ``@paycheck.required()`` (or ``@paycheck.method``)
 are checked. Inside a granted view, :data:`current_grant` is the grant (an
 :class:`~paycheck_core.AccessDecision`), also in ``request.environ["paycheck.grant"]``.
-Requests that match no view (404, 405) are left to Flask.
+Requests that match no view (404, 405) are left to Flask. A CORS preflight (``OPTIONS`` with
+``Origin`` and ``Access-Control-Request-Method``) needs no token; its answer leaves without a
+body, so that a view that answers ``OPTIONS`` itself gives nothing away.
 """
 
 from __future__ import annotations
@@ -45,11 +47,12 @@ from ._common import (
     check_name_length,
     check_retry_after,
     configure,
+    wsgi_preflight,
 )
 from .wsgi import GRANT_KEY
 
 try:
-    from flask import Flask, Response, current_app, request
+    from flask import Flask, Response, after_this_request, current_app, request
     from werkzeug.local import LocalProxy
 except ImportError as exc:
     raise ImportError(
@@ -89,7 +92,7 @@ class Paycheck:
         protect_all: check every view (the default); with ``False`` only views marked
             :meth:`required` or :meth:`method`.
         exclude_paths: paths that need no token: exact (``"/health"``) or prefixes
-            (``"/static*"``). OPTIONS requests never need one.
+            (``"/static*"``). A CORS preflight never needs one.
         retry_after: seconds a 503 (payment server unavailable) asks the client to wait.
 
     Raises:
@@ -252,9 +255,12 @@ def _hook(state: _State) -> Callable[[], Response | None]:
         method = rules.get(endpoint)
         if method is None:
             method = rules[endpoint] = _method_of(state, endpoint)
-        if not method or exempt(req.method, req.path):
+        if not method or exempt(req.path):
             return None
         environ = req.environ
+        if req.method == "OPTIONS" and wsgi_preflight(environ):
+            after_this_request(_without_body)
+            return None
         authorization = environ.get("HTTP_AUTHORIZATION")
         # The usual header is looked up in the cache as it is: only tokens that passed the
         # strict parse below (or the validator's) are ever cached. Anything else is parsed.
@@ -279,6 +285,16 @@ def _hook(state: _State) -> Callable[[], Response | None]:
         return None
 
     return paycheck_before_request
+
+
+def _without_body(response: Response) -> Response:
+    """The answer to a preflight passed without a token, stripped of its body."""
+    previous = response.response
+    response.set_data(b"")  # also sets Content-Length: 0
+    close = getattr(previous, "close", None)  # a streamed body's generator or file
+    if close is not None:
+        close()
+    return response
 
 
 def _deny(denial: Denial) -> Response:

@@ -11,7 +11,9 @@ The method's name is the path's last segment unless ``methods=`` says otherwise 
 get their endpoint names from :mod:`paycheck_integrations.flask` instead). A granted request
 reaches the app with the grant (an :class:`~paycheck_core.AccessDecision`) in
 ``environ["paycheck.grant"]``; a refused one is answered here (RFC 6750 statuses,
-``{"description": ...}`` body) and never reaches the app.
+``{"description": ...}`` body) and never reaches the app. A CORS preflight (``OPTIONS`` with
+``Origin`` and ``Access-Control-Request-Method``) passes without a token, and its answer
+leaves without a body.
 
 It needs nothing but the standard library, so it has no extra of its own.
 """
@@ -34,6 +36,7 @@ from ._common import (
     MethodNames,
     bearer_token,
     configure,
+    wsgi_preflight,
 )
 
 if TYPE_CHECKING:
@@ -65,7 +68,7 @@ class PaycheckWSGIMiddleware:
         methods: path templates to method names (``{"/items/{id}": "getItem",
             "POST /items": "addItem"}``) or a callable ``(http_method, path) -> name | None``.
         exclude_paths: paths that need no token: exact (``"/health"``) or prefixes
-            (``"/static*"``). OPTIONS requests never need one.
+            (``"/static*"``). A CORS preflight never needs one.
         retry_after: seconds a 503 (payment server unavailable) asks the client to wait.
 
     Raises:
@@ -106,7 +109,9 @@ class PaycheckWSGIMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         http_method = environ["REQUEST_METHOD"]
         path = environ.get("PATH_INFO") or "/"
-        if self._exempt(http_method, path):
+        if http_method == "OPTIONS" and wsgi_preflight(environ):
+            return _without_body(self.app, environ, start_response)
+        if self._exempt(path):
             return self.app(environ, start_response)
         token = bearer_token(environ.get("HTTP_AUTHORIZATION"))
         if isinstance(token, str):
@@ -147,3 +152,39 @@ class PaycheckWSGIMiddleware:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _discard(data: bytes) -> None:
+    return None
+
+
+def _without_body(
+    app: WSGIApplication, environ: WSGIEnvironment, start_response: StartResponse
+) -> Iterable[bytes]:
+    """Run ``app`` for a preflight passed without a token, and send its status and headers only.
+
+    A browser reads nothing of a preflight's answer but its status and headers; a view that
+    answers ``OPTIONS`` itself must not hand its body to a caller who paid for nothing.
+    """
+    started: list[bool] = []  # not empty once the app has called start_response
+
+    def start_head(
+        status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], object]:
+        started.append(True)
+        kept = [(name, value) for name, value in headers if name.lower() != "content-length"]
+        start_response(status, [*kept, ("Content-Length", "0")], exc_info)
+        return _discard  # what the app writes through write() goes nowhere either
+
+    body = app(environ, start_head)
+    try:
+        if not started:
+            # An app may call start_response as its body starts (a generator): run it so far.
+            for _ in body:
+                if started:
+                    break
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+    return []

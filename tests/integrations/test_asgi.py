@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
@@ -279,3 +279,54 @@ async def test_a_validator_made_from_a_url_is_closed_at_shutdown() -> None:
 
     assert sent[-1] == {"type": "lifespan.shutdown.complete"}
     assert http.is_closed
+
+
+# --- preflights -----------------------------------------------------------------------------
+
+PREFLIGHT = [(b"origin", b"https://shop.example"), (b"access-control-request-method", b"GET")]
+
+
+async def plain_paid_app(scope: Message, receive: Any, send: Any) -> None:
+    grant = scope.get("paycheck")
+    response = PlainTextResponse(f"paid content for {grant.method if grant else None}")
+    await response(scope, receive, send)
+
+
+async def request(
+    app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]]
+) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://service.test") as client:
+        return await client.request(method, path, headers=headers)
+
+
+async def test_a_plain_app_mounted_in_starlette_needs_a_token_for_options(
+    payments: FakePaymentServer,
+) -> None:
+    app = Starlette(routes=[Mount("/legacy", app=protected(plain_paid_app, payments))])
+
+    bare = await request(app, "OPTIONS", "/legacy/getInfo", [])
+    preflight = await request(app, "OPTIONS", "/legacy/getInfo", PREFLIGHT)
+
+    assert bare.status_code == 401
+    assert (preflight.status_code, preflight.content) == (200, b"")
+    assert preflight.headers["content-length"] == "0"
+
+
+async def test_a_streamed_preflight_answer_leaves_without_its_body(
+    payments: FakePaymentServer,
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for chunk in (b"paid ", b"content"):
+            yield chunk
+
+    async def stream(request: Request) -> StreamingResponse:
+        return StreamingResponse(chunks(), headers={"x-kept": "yes"})
+
+    app = Starlette(routes=[Route("/getInfo", stream, methods=["GET", "OPTIONS"])])
+    app.add_middleware(PaycheckMiddleware, validator=payments.async_validator())
+
+    reply = await request(app, "OPTIONS", "/getInfo", PREFLIGHT)
+
+    assert (reply.status_code, reply.content) == (200, b"")
+    assert reply.headers["x-kept"] == "yes"

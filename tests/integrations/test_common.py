@@ -24,7 +24,9 @@ from paycheck_integrations._common import (
     MethodNames,
     Problem,
     asgi_authorization,
+    asgi_preflight,
     bearer_token,
+    wsgi_preflight,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,27 +87,46 @@ def test_two_asgi_authorization_headers_are_several() -> None:
 # --- exemptions ---------------------------------------------------------------------------
 
 
-def test_options_is_exempt_on_any_path() -> None:
-    assert Exemptions()("OPTIONS", "/getInfo")
-
-
 def test_an_exact_path_is_exempt_and_nothing_below_it() -> None:
     exempt = Exemptions(["/health"])
-    assert exempt("GET", "/health")
-    assert not exempt("GET", "/health/deep")
-    assert not exempt("GET", "/healthy")
+    assert exempt("/health")
+    assert not exempt("/health/deep")
+    assert not exempt("/healthy")
 
 
 def test_a_prefix_exempts_every_path_that_starts_with_it() -> None:
     exempt = Exemptions(["/docs*"])
-    assert exempt("GET", "/docs")
-    assert exempt("POST", "/docs/oauth2-redirect")
-    assert exempt("GET", "/docsearch")
-    assert not exempt("GET", "/getInfo")
+    assert exempt("/docs")
+    assert exempt("/docs/oauth2-redirect")
+    assert exempt("/docsearch")
+    assert not exempt("/getInfo")
 
 
-def test_no_exemption_protects_everything_but_options() -> None:
-    assert not Exemptions()("GET", "/")
+def test_no_exemption_protects_everything() -> None:
+    assert not Exemptions()("/")
+
+
+ORIGIN = (b"origin", b"https://shop.example")
+REQUEST_METHOD = (b"access-control-request-method", b"POST")
+
+
+@pytest.mark.parametrize(
+    ("headers", "preflight"),
+    [
+        ([ORIGIN, REQUEST_METHOD], True),
+        ([(b"host", b"service.test"), REQUEST_METHOD, ORIGIN], True),
+        ([], False),
+        ([ORIGIN], False),
+        ([REQUEST_METHOD], False),
+        ([(b"access-control-request-headers", b"authorization"), ORIGIN], False),
+    ],
+)
+def test_a_preflight_carries_origin_and_the_requested_method(
+    headers: list[tuple[bytes, bytes]], preflight: bool
+) -> None:
+    environ = {f"HTTP_{name.decode().upper().replace('-', '_')}": "x" for name, _ in headers}
+    assert asgi_preflight(headers) is preflight
+    assert wsgi_preflight(environ) is preflight
 
 
 # --- method names -------------------------------------------------------------------------

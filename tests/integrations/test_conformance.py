@@ -193,12 +193,51 @@ async def test_an_unavailable_server_gets_503_and_nothing_is_cached(
 # --- requests that need no token ----------------------------------------------------------
 
 
-async def test_an_options_request_passes_without_a_token(harness: Harness) -> None:
-    reply = await harness.request("OPTIONS", "/getInfo")
+ORIGIN = (b"origin", b"https://shop.example")
+REQUEST_METHOD = (b"access-control-request-method", b"GET")
+NOT_PREFLIGHTS = {"bare": [], "origin only": [ORIGIN], "request method only": [REQUEST_METHOD]}
+
+
+@pytest.mark.parametrize("headers", NOT_PREFLIGHTS.values(), ids=NOT_PREFLIGHTS.keys())
+async def test_an_options_request_that_is_not_a_preflight_needs_a_token(
+    harness: Harness, headers: list[tuple[bytes, bytes]]
+) -> None:
+    # /getInfo answers OPTIONS with its paid body: only a token may reach it.
+    reply = await harness.request("OPTIONS", "/getInfo", headers)
+
+    assert_refused(harness, reply, 401, error=None)
+    assert harness.payments.calls == 0
+
+
+async def test_an_options_request_with_a_paid_token_reaches_the_route(harness: Harness) -> None:
+    token = harness.payments.sell("getInfo")
+
+    reply = await harness.request("OPTIONS", "/getInfo", bearer(token))
 
     assert reply.status == 200
-    assert harness.handled == ["/getInfo"]
+    assert reply.json() == {"method": "getInfo"}
+
+
+@pytest.mark.parametrize("path", ["/getInfo", "/getStats"], ids=["lists OPTIONS", "GET only"])
+async def test_a_preflight_passes_without_a_token_but_its_answer_has_no_body(
+    harness: Harness, path: str
+) -> None:
+    reply = await harness.request("OPTIONS", path, [ORIGIN, REQUEST_METHOD])
+
+    assert reply.status < 500
+    assert reply.status not in {400, 401, 403}
+    assert b"method" not in reply.body  # never the handler's paid body
     assert harness.payments.calls == 0
+    if harness.name != "fastapi-dependency":
+        # Passed on for the CORS layer or the route to answer; its answer loses its body.
+        assert reply.body == b""
+        assert reply.headers.get("content-length", "0") == "0"
+    elif path == "/getInfo":
+        # The dependency answers it before the handler (CORSMiddleware would have, earlier).
+        assert reply.status == 204
+        assert harness.handled == []
+    else:
+        assert reply.status == 405  # FastAPI's answer: the route does not take OPTIONS
 
 
 @pytest.mark.parametrize("path", ["/public", "/docs/page"], ids=["exact", "prefix"])
@@ -275,3 +314,16 @@ async def test_each_method_is_checked_on_its_own(harness: Harness) -> None:
 
     assert (granted.status, refused.status) == (200, 403)
     assert [check["methodName"] for check in harness.payments.checks] == ["getInfo", "getStats"]
+
+
+async def test_a_preflight_after_a_paid_options_request_still_needs_no_token(
+    harness: Harness,
+) -> None:
+    token = harness.payments.sell("getInfo")
+    paid = await harness.request("OPTIONS", "/getInfo", bearer(token))
+
+    preflight = await harness.request("OPTIONS", "/getInfo", [ORIGIN, REQUEST_METHOD])
+
+    assert paid.status == 200
+    assert preflight.status in {200, 204}
+    assert preflight.body == b""
