@@ -37,6 +37,7 @@ from ._names import (
     MAX_SERVICE_NAME_LENGTH,
     MethodMap,
     MethodNames,
+    NameMemo,
     check_name_length,
 )
 from ._refusals import DEFAULT_RETRY_AFTER, Denial, Denials, check_retry_after, logger
@@ -51,6 +52,7 @@ __all__ = [
     "Exemptions",
     "MethodMap",
     "MethodNames",
+    "NameMemo",
     "Problem",
     "asgi_authorization",
     "asgi_preflight",

@@ -1,12 +1,14 @@
 """Naming the method a request calls (the seed's ``methodName``), and the limits on names.
 
-No web framework and no I/O.
+No web framework and no I/O. :class:`MethodNames` applies the ``methods=`` option and the
+defaults; where a name may be remembered, and under which key, is each adapter's business,
+since only the adapter knows what its framework's routing depends on.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import TypeAlias
 
 __all__ = [
@@ -14,7 +16,9 @@ __all__ = [
     "MAX_SERVICE_NAME_LENGTH",
     "MethodMap",
     "MethodNames",
+    "NameMemo",
     "check_name_length",
+    "last_segment",
 ]
 
 MAX_METHOD_NAME_LENGTH = 200
@@ -63,8 +67,33 @@ def _template_pattern(template: str) -> re.Pattern[str]:
     return re.compile("".join(parts))
 
 
+class NameMemo(dict[Hashable, str]):
+    """Method names remembered under whatever key fully decides them; at most ``maxsize``.
+
+    A ``dict``, so that ``memo.get`` is a C call on the adapters' hot paths.
+
+    Raises:
+        ValueError: ``maxsize`` is not a positive number.
+    """
+
+    __slots__ = ("maxsize",)
+
+    def __init__(self, maxsize: int = 4096) -> None:
+        super().__init__()
+        if maxsize < 1:
+            raise ValueError(f"maxsize must be a positive number of entries, not {maxsize!r}")
+        self.maxsize = maxsize
+
+    def remember(self, key: Hashable, name: str) -> str:
+        """Keep ``name`` under ``key`` (forgetting the oldest entry when full); return it."""
+        if len(self) >= self.maxsize:
+            del self[next(iter(self))]
+        self[key] = name
+        return name
+
+
 class MethodNames:
-    """Names the method a request calls, remembering the answer per (HTTP method, path).
+    """Names the method a request calls.
 
     The name is, in order: the ``methods`` option's (a mapping or a callable); the route's name
     where the framework knows it; the path's last segment (``"index"`` for ``/``).
@@ -72,9 +101,8 @@ class MethodNames:
     Args:
         methods: a mapping from path templates (``"/items/{id}"``, or with an HTTP method,
             ``"POST /items"``) to method names, or a callable ``(http_method, path)`` that
-            returns a name or ``None`` for the default. A callable is called once per
-            (HTTP method, path): its answers are remembered.
-        maxsize: the most (HTTP method, path) pairs remembered; the oldest go first.
+            returns a name or ``None`` for the default.
+        maxsize: the most (HTTP method, path) pairs :meth:`resolve` remembers.
 
     Raises:
         ValueError: a template or a name is not acceptable (a name longer than
@@ -87,13 +115,10 @@ class MethodNames:
         ('getItem', 'addItem')
     """
 
-    __slots__ = ("_call", "_maxsize", "_memo", "_templates")
+    __slots__ = ("_call", "_memo", "_templates")
 
     def __init__(self, methods: MethodMap | None = None, *, maxsize: int = 4096) -> None:
-        if maxsize < 1:
-            raise ValueError(f"maxsize must be a positive number of entries, not {maxsize!r}")
-        self._maxsize = maxsize
-        self._memo: dict[tuple[str, str], str] = {}
+        self._memo = NameMemo(maxsize)
         self._call: Callable[[str, str], str | None] | None = None
         self._templates: list[tuple[str | None, re.Pattern[str], str]] = []
         if methods is None:
@@ -109,32 +134,42 @@ class MethodNames:
                 f" (http_method, path) -> name, not {methods!r}"
             )
 
+    def name(self, http_method: str, path: str, route_name: str | None = None) -> str:
+        """The method's name for ``http_method`` and ``path``, remembering nothing.
+
+        Args:
+            route_name: the name of the route that will answer, if the framework knows it.
+
+        Raises:
+            ValueError: the ``methods`` callable returned something other than a name or
+                ``None``. (A name too long to buy is returned: the adapter refuses it.)
+        """
+        return self.explicit(http_method, path) or route_name or last_segment(path)
+
     def cached(self, http_method: str, path: str) -> str | None:
-        """The name remembered for this request, or ``None`` on the first sight of it."""
+        """The name :meth:`resolve` remembered for this request, or ``None``."""
         return self._memo.get((http_method, path))
 
     @property
     def lookup(self) -> Callable[[tuple[str, str]], str | None]:
-        """:meth:`cached` as a bound ``dict.get`` of ``(http_method, path)``, for hot paths.
-
-        Calling it costs no Python frame; bind it once (``lookup = names.lookup``).
-        """
+        """:meth:`cached` as a bound ``dict.get`` of ``(http_method, path)``, for hot paths."""
         return self._memo.get
 
-    def resolve(self, http_method: str, path: str, route_name: str | None = None) -> str:
-        """Name the method for ``http_method`` and ``path`` and remember it.
+    def resolve(self, http_method: str, path: str) -> str:
+        """:meth:`name` without a route name, remembered per (HTTP method, path).
 
-        Args:
-            route_name: the route's name if the framework knows it.
+        Only for adapters whose names depend on nothing else: the ``methods`` callable is then
+        called once per (HTTP method, path).
         """
-        name = self._explicit(http_method, path) or route_name or _last_segment(path)
-        memo = self._memo
-        if len(memo) >= self._maxsize:
-            del memo[next(iter(memo))]
-        memo[(http_method, path)] = name
-        return name
+        return self._memo.remember((http_method, path), self.name(http_method, path))
 
-    def _explicit(self, http_method: str, path: str) -> str | None:
+    def explicit(self, http_method: str, path: str) -> str | None:
+        """The ``methods`` option's name for this request, or ``None`` to use the default.
+
+        Raises:
+            ValueError: the ``methods`` callable returned something other than a name or
+                ``None``.
+        """
         if self._call is not None:
             name = self._call(http_method, path)
             if name is not None and (not isinstance(name, str) or not name):
@@ -168,5 +203,6 @@ def _parse_templates(methods: Mapping[str, str]) -> list[tuple[str | None, re.Pa
     return specific + generic
 
 
-def _last_segment(path: str) -> str:
+def last_segment(path: str) -> str:
+    """The default method name: the path's last segment, or ``"index"`` for ``/``."""
     return path.rstrip("/").rpartition("/")[2] or "index"

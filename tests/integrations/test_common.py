@@ -22,6 +22,7 @@ from paycheck_integrations._common import (
     Denials,
     Exemptions,
     MethodNames,
+    NameMemo,
     Problem,
     asgi_authorization,
     asgi_preflight,
@@ -157,14 +158,14 @@ def test_template_literals_are_not_patterns() -> None:
 
 def test_a_callable_names_the_method_or_defers_with_none() -> None:
     names = MethodNames(lambda method, path: "writeAny" if method == "POST" else None)
-    assert names.resolve("POST", "/x") == "writeAny"
-    assert names.resolve("GET", "/x", "routeName") == "routeName"
+    assert names.name("POST", "/x", "routeName") == "writeAny"
+    assert names.name("GET", "/x", "routeName") == "routeName"
 
 
 def test_the_route_name_comes_before_the_last_segment() -> None:
     names = MethodNames()
-    assert names.resolve("GET", "/v1/info", "getInfo") == "getInfo"
-    assert names.resolve("GET", "/v1/info/") == "info"
+    assert names.name("GET", "/v1/info", "getInfo") == "getInfo"
+    assert names.name("GET", "/v1/info/") == "info"
 
 
 def test_the_root_path_is_the_index_method() -> None:
@@ -194,6 +195,13 @@ def test_the_memory_of_names_is_bounded() -> None:
     assert names.cached("GET", "/c") == "c"
 
 
+def test_a_name_memo_forgets_its_oldest_entry_when_full() -> None:
+    memo = NameMemo(maxsize=2)
+    for key in ("a", "b", "c"):
+        memo.remember(("GET", "", key), key)
+    assert list(memo) == [("GET", "", "b"), ("GET", "", "c")]
+
+
 def test_a_method_name_too_long_to_buy_is_refused_at_configuration() -> None:
     too_long = "m" * (MAX_METHOD_NAME_LENGTH + 1)
     with pytest.raises(ValueError, match=f"at most {MAX_METHOD_NAME_LENGTH} characters"):
@@ -203,7 +211,7 @@ def test_a_method_name_too_long_to_buy_is_refused_at_configuration() -> None:
 
 def test_a_callable_may_name_a_method_too_long_to_buy_for_the_adapter_to_refuse() -> None:
     too_long = "m" * (MAX_METHOD_NAME_LENGTH + 1)
-    assert MethodNames(lambda method, path: too_long).resolve("GET", "/x") == too_long
+    assert MethodNames(lambda method, path: too_long).name("GET", "/x") == too_long
 
 
 def test_the_name_limits_are_those_of_the_payment_servers_contract() -> None:
