@@ -23,9 +23,11 @@ One line protects a service:
       paycheck = Paycheck(app, service="Online marketplace",
                           server_url="http://payments:8000")  # paycheck_integrations.flask
 
-Every adapter answers the same way: 401 without a token, 400 for a malformed header, 401
-``invalid_token`` or 403 ``insufficient_scope`` when the payment server refuses, 503 with
-``Retry-After`` when it cannot answer; always with a ``{"description": ...}`` JSON body.
+Every adapter answers the same way: 401 without Bearer credentials (no header, or another
+scheme), 400 ``invalid_request`` for a malformed Bearer header or a check the payment server
+calls malformed, 401 ``invalid_token`` or 403 ``insufficient_scope`` when the payment server
+refuses, 503 with ``Retry-After`` when it cannot answer; always with a ``{"description": ...}``
+JSON body. Only a CORS preflight passes without a token, and its answer without a body.
 """
 
 from __future__ import annotations

@@ -25,6 +25,12 @@ handler table the first time it refuses a request, so there is nothing else to i
 a framework gives no such table, :class:`PaycheckDenied` is an ``HTTPException`` with the same
 status and headers, and its ``detail`` is the description.) On a websocket route a refusal
 closes the connection with code 1008.
+
+A CORS preflight (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``) needs no
+token, but the dependency answers it ``204 No Content`` itself, without running the handler:
+``CORSMiddleware`` answers real preflights before routing, so one that reaches a protected
+route has no CORS answer to get there, and the handler must not run for a caller who paid for
+nothing. (A route that answers preflights itself belongs in ``exclude_paths``.)
 """
 
 # No `from __future__ import annotations`: FastAPI reads a dependency's annotations at runtime,
@@ -38,12 +44,15 @@ from paycheck_core import AccessDecision, AsyncTokenValidator, PaycheckError
 
 from ._common import (
     DEFAULT_RETRY_AFTER,
+    MAX_METHOD_NAME_LENGTH,
     Denial,
     Denials,
     Exemptions,
     MethodNames,
     asgi_authorization,
+    asgi_preflight,
     bearer_token,
+    check_name_length,
     configure,
 )
 
@@ -64,6 +73,18 @@ __all__ = ["Paycheck", "PaycheckDenied", "PaycheckMiddleware", "paycheck_denied_
 
 _HANDLERS_KEY = "starlette.exception_handlers"
 _SCHEME_NAME = "PaycheckToken"  # the security scheme's name in OpenAPI
+_NO_STORE = (("cache-control", "no-store"),)
+_PREFLIGHT = Denial(
+    status=204,
+    description="",
+    headers=_NO_STORE,
+    body=b"",
+    raw_headers=((b"cache-control", b"no-store"),),
+    wsgi_status="204 No Content",
+    wsgi_headers=_NO_STORE,
+    close_reason="",
+)
+"""The dependency's answer to a preflight: no body, and the handler does not run."""
 
 
 class PaycheckDenied(HTTPException):
@@ -100,12 +121,17 @@ class Paycheck:
         server_url: the payment server's URL; a validator is then made for it.
         validator: a ready :class:`~paycheck_core.AsyncTokenValidator` instead.
         exclude_paths: paths that need no token even under a router-wide dependency: exact
-            (``"/health"``) or prefixes (``"/public*"``). OPTIONS requests never need one.
+            (``"/health"``) or prefixes (``"/public*"``). A CORS preflight never needs one
+            (the dependency answers it 204).
         retry_after: seconds a 503 (payment server unavailable) asks the client to wait.
 
     Raises:
         ValueError: neither or both of ``server_url`` and ``validator``, no ``service``, or
             another option out of range; the message says what to pass.
+
+    A route whose name is longer than the payment server accepts as a method name (200
+    characters) cannot be paid for: its requests are refused with 400 without asking the
+    payment server.
     """
 
     def __init__(
@@ -137,14 +163,17 @@ class Paycheck:
         Returns:
             The dependency, for ``Depends(...)`` or a router's ``dependencies=[...]``. It
             returns the grant (an :class:`~paycheck_core.AccessDecision`), also kept in
-            ``request.state.paycheck`` and ``scope["paycheck"]``; ``None`` for an exempt
-            request (OPTIONS or ``exclude_paths``).
+            ``request.state.paycheck`` and ``scope["paycheck"]``; ``None`` for a request to
+            one of ``exclude_paths``.
 
         Raises:
-            ValueError: ``method`` is given but empty.
+            ValueError: ``method`` is given but empty, or longer than the payment server
+                accepts.
         """
         if method is not None and (not isinstance(method, str) or not method):
             raise ValueError(f"method must be a non-empty method name or None, not {method!r}")
+        if method is not None:
+            check_name_length(method, what="method=, the method name")
         return _Requirement(self, method)
 
     def _fallback_name(self, http_method: str, path: str) -> str:
@@ -187,8 +216,10 @@ class _Requirement(SecurityBase):
         scope = connection.scope
         http_method = scope.get("method", "GET")
         path = scope["path"]
-        if paycheck._exempt(http_method, path):
+        if paycheck._exempt(path):
             return None
+        if http_method == "OPTIONS" and asgi_preflight(scope["headers"]):
+            paycheck._refuse(connection, _PREFLIGHT)
         name = self._method or _route_name(scope) or paycheck._fallback_name(http_method, path)
         authorization = asgi_authorization(scope["headers"])
         # The usual header is looked up in the cache as it is: only tokens that passed the
@@ -202,6 +233,9 @@ class _Requirement(SecurityBase):
             token = bearer_token(authorization)
             if not isinstance(token, str):
                 paycheck._refuse(connection, paycheck._denials.for_problem(token))
+            if len(name) > MAX_METHOD_NAME_LENGTH:
+                # The payment server would answer 400 to every check of it: ask nothing.
+                paycheck._refuse(connection, paycheck._denials.unbuyable)
             try:
                 decision = await paycheck.validator.validate(token, name)
             except PaycheckError as error:

@@ -23,7 +23,9 @@ that per view::
 With ``protect_all=False`` only views marked ``@paycheck.required()`` (or ``@paycheck.method``)
 are checked. Inside a granted view, :data:`current_grant` is the grant (an
 :class:`~paycheck_core.AccessDecision`), also in ``request.environ["paycheck.grant"]``.
-Requests that match no view (404, 405) are left to Flask.
+Requests that match no view (404, 405) are left to Flask. A CORS preflight (``OPTIONS`` with
+``Origin`` and ``Access-Control-Request-Method``) needs no token; its answer leaves without a
+body, so that a view that answers ``OPTIONS`` itself gives nothing away.
 """
 
 from __future__ import annotations
@@ -37,17 +39,20 @@ from paycheck_core import AccessDecision, PaycheckError, TokenValidator
 
 from ._common import (
     DEFAULT_RETRY_AFTER,
+    MAX_METHOD_NAME_LENGTH,
     Denial,
     Denials,
     Exemptions,
     bearer_token,
+    check_name_length,
     check_retry_after,
     configure,
+    wsgi_preflight,
 )
 from .wsgi import GRANT_KEY
 
 try:
-    from flask import Flask, Response, current_app, request
+    from flask import Flask, Response, after_this_request, current_app, request
     from werkzeug.local import LocalProxy
 except ImportError as exc:
     raise ImportError(
@@ -87,12 +92,16 @@ class Paycheck:
         protect_all: check every view (the default); with ``False`` only views marked
             :meth:`required` or :meth:`method`.
         exclude_paths: paths that need no token: exact (``"/health"``) or prefixes
-            (``"/static*"``). OPTIONS requests never need one.
+            (``"/static*"``). A CORS preflight never needs one.
         retry_after: seconds a 503 (payment server unavailable) asks the client to wait.
 
     Raises:
         ValueError: both ``server_url`` and ``validator``; at :meth:`init_app`, no service or
             neither a server URL nor a validator. The message says what to pass.
+
+    A view whose endpoint is longer than the payment server accepts as a method name (200
+    characters) cannot be paid for: its requests are refused with 400 without asking the
+    payment server.
     """
 
     def __init__(
@@ -168,9 +177,13 @@ class Paycheck:
         """Check the decorated view for the method ``name`` instead of its endpoint's name.
 
         It also marks the view as paid when ``protect_all=False``.
+
+        Raises:
+            ValueError: ``name`` is empty, or longer than the payment server accepts.
         """
         if not isinstance(name, str) or not name:
             raise ValueError(f"the method name must be a non-empty string, not {name!r}")
+        check_name_length(name, what="the method name")
 
         def decorate(view: F) -> F:
             setattr(view, _METHOD, name)
@@ -184,9 +197,15 @@ class Paycheck:
         return view
 
     def required(self, name: str | None = None) -> Callable[[F], F]:
-        """Check the decorated view (for ``protect_all=False``), for ``name`` or its endpoint."""
+        """Check the decorated view (for ``protect_all=False``), for ``name`` or its endpoint.
+
+        Raises:
+            ValueError: ``name`` is empty, or longer than the payment server accepts.
+        """
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"the method name must be a non-empty string or None, not {name!r}")
+        if name is not None:
+            check_name_length(name, what="the method name")
 
         def decorate(view: F) -> F:
             setattr(view, _REQUIRED, True)
@@ -236,9 +255,12 @@ def _hook(state: _State) -> Callable[[], Response | None]:
         method = rules.get(endpoint)
         if method is None:
             method = rules[endpoint] = _method_of(state, endpoint)
-        if not method or exempt(req.method, req.path):
+        if not method or exempt(req.path):
             return None
         environ = req.environ
+        if req.method == "OPTIONS" and wsgi_preflight(environ):
+            after_this_request(_without_body)
+            return None
         authorization = environ.get("HTTP_AUTHORIZATION")
         # The usual header is looked up in the cache as it is: only tokens that passed the
         # strict parse below (or the validator's) are ever cached. Anything else is parsed.
@@ -251,6 +273,8 @@ def _hook(state: _State) -> Callable[[], Response | None]:
             token = bearer_token(authorization)
             if not isinstance(token, str):
                 return _deny(denials.for_problem(token))
+            if len(method) > MAX_METHOD_NAME_LENGTH:
+                return _deny(denials.unbuyable)  # the payment server would answer 400
             try:
                 decision = validate(token, method)
             except PaycheckError as error:
@@ -261,6 +285,16 @@ def _hook(state: _State) -> Callable[[], Response | None]:
         return None
 
     return paycheck_before_request
+
+
+def _without_body(response: Response) -> Response:
+    """The answer to a preflight passed without a token, stripped of its body."""
+    previous = response.response
+    response.set_data(b"")  # also sets Content-Length: 0
+    close = getattr(previous, "close", None)  # a streamed body's generator or file
+    if close is not None:
+        close()
+    return response
 
 
 def _deny(denial: Denial) -> Response:

@@ -60,9 +60,13 @@ Headers = Sequence[tuple[bytes, bytes]]
 class FakePaymentServer:
     """``POST /token/check`` as the seed contract answers it, scripted per token.
 
+    Like Paycheck's server (``docs/openapi/service.yml``), it answers 400 to a
+    ``serviceName`` or ``methodName`` longer than 200 characters or a token longer than 1000.
+
     Attributes:
         checks: the JSON bodies of the checks received, in order.
-        failure: ``None`` to answer, or ``"down"``, ``"timeout"``, ``"5xx"`` to fail.
+        failure: ``None`` to answer, or ``"down"``, ``"timeout"``, ``"5xx"`` to fail, or
+            ``"400"`` to refuse every check as malformed.
         hold_until_misses: make the first check wait until the validator counts this many
             misses (callers waiting for an answer), to prove they share one call.
     """
@@ -112,6 +116,15 @@ class FakePaymentServer:
             raise httpx.ReadTimeout("timed out", request=request)
         if self.failure == "5xx":
             return httpx.Response(500, json={"description": "Internal server error"})
+        malformed = [
+            f"{field}: String should have at most {limit} characters"
+            for field, limit in (("token", 1000), ("serviceName", 200), ("methodName", 200))
+            if len(body[field]) > limit
+        ]
+        if self.failure == "400":
+            malformed.append("token: String should match the contract")
+        if malformed:
+            return httpx.Response(400, json={"description": "; ".join(malformed)})
         methods = self.grants.get(body["token"])
         if methods is None:
             return httpx.Response(401, json={"description": "Invalid or expired token"})

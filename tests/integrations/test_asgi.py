@@ -9,9 +9,10 @@ from typing import Any
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from starlette.routing import Host, Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from paycheck_integrations.asgi import WEBSOCKET_POLICY_VIOLATION, PaycheckMiddleware
@@ -240,7 +241,7 @@ async def test_the_grant_joins_the_lifespan_state_of_the_request(
     async def read_state(request: Request) -> JSONResponse:
         return JSONResponse({"db": request.state.db, "grant": request.state.paycheck.method})
 
-    app = protected(Starlette(routes=[Route("/getInfo", read_state)]), payments)
+    app = protected(Starlette(routes=[Route("/getInfo", read_state, name="getInfo")]), payments)
     token = payments.sell("getInfo")
     scope = {
         "type": "http",
@@ -279,3 +280,117 @@ async def test_a_validator_made_from_a_url_is_closed_at_shutdown() -> None:
 
     assert sent[-1] == {"type": "lifespan.shutdown.complete"}
     assert http.is_closed
+
+
+# --- preflights -----------------------------------------------------------------------------
+
+PREFLIGHT = [(b"origin", b"https://shop.example"), (b"access-control-request-method", b"GET")]
+
+
+async def plain_paid_app(scope: Message, receive: Any, send: Any) -> None:
+    grant = scope.get("paycheck")
+    response = PlainTextResponse(f"paid content for {grant.method if grant else None}")
+    await response(scope, receive, send)
+
+
+async def request(
+    app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]]
+) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://service.test") as client:
+        return await client.request(method, path, headers=headers)
+
+
+async def test_a_plain_app_mounted_in_starlette_needs_a_token_for_options(
+    payments: FakePaymentServer,
+) -> None:
+    app = Starlette(routes=[Mount("/legacy", app=protected(plain_paid_app, payments))])
+
+    bare = await request(app, "OPTIONS", "/legacy/getInfo", [])
+    preflight = await request(app, "OPTIONS", "/legacy/getInfo", PREFLIGHT)
+
+    assert bare.status_code == 401
+    assert (preflight.status_code, preflight.content) == (200, b"")
+    assert preflight.headers["content-length"] == "0"
+
+
+async def test_a_streamed_preflight_answer_leaves_without_its_body(
+    payments: FakePaymentServer,
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for chunk in (b"paid ", b"content"):
+            yield chunk
+
+    async def stream(request: Request) -> StreamingResponse:
+        return StreamingResponse(chunks(), headers={"x-kept": "yes"})
+
+    app = Starlette(routes=[Route("/getInfo", stream, methods=["GET", "OPTIONS"])])
+    app.add_middleware(PaycheckMiddleware, validator=payments.async_validator())
+
+    reply = await request(app, "OPTIONS", "/getInfo", PREFLIGHT)
+
+    assert (reply.status_code, reply.content) == (200, b"")
+    assert reply.headers["x-kept"] == "yes"
+
+
+# --- where the middleware sits, and what routing it sees ----------------------------------
+
+
+async def test_route_level_middleware_checks_its_routes_name(payments: FakePaymentServer) -> None:
+    middleware = [Middleware(PaycheckMiddleware, validator=payments.async_validator())]
+    app = Starlette(routes=[Route("/v1/info", grant_of, name="getInfo", middleware=middleware)])
+
+    response = await call(app, "/v1/info", payments.sell("getInfo"))
+
+    assert response.json()["scope"] == "getInfo"
+
+
+async def test_one_plain_app_under_two_hosts_is_checked_for_each_hosts_name(
+    payments: FakePaymentServer,
+) -> None:
+    shared = protected(plain_paid_app, payments)
+    app = Starlette(
+        routes=[
+            Host("costly.local", app=shared, name="placeOrder"),
+            Host("cheap.local", app=shared, name="getInfo"),
+        ]
+    )
+    cheap = payments.sell("getInfo")
+
+    def to(host: str) -> list[tuple[bytes, bytes]]:
+        return [(b"host", host.encode()), *bearer(cheap)]
+
+    replies = [
+        await request(app, "GET", "/data", to(host))
+        for host in ("cheap.local", "costly.local", "cheap.local")
+    ]
+
+    assert [reply.status_code for reply in replies] == [200, 403, 200]
+
+
+class Opaque:
+    """A middleware that keeps its next app where the middleware cannot follow it."""
+
+    def __init__(self, app: Any) -> None:
+        self._next = app
+
+    async def __call__(self, scope: Message, receive: Any, send: Any) -> None:
+        await self._next(scope, receive, send)
+
+
+async def test_routes_hidden_behind_another_middleware_still_name_requests(
+    payments: FakePaymentServer,
+) -> None:
+    app = Starlette(
+        routes=[Route("/orders/{kind}", grant_of, name="placeOrder")],
+        middleware=[
+            Middleware(PaycheckMiddleware, validator=payments.async_validator()),
+            Middleware(Opaque),
+        ],
+    )
+
+    refused = await call(app, "/orders/getInfo", payments.sell("getInfo"))
+    granted = await call(app, "/orders/getInfo", payments.sell("placeOrder"))
+
+    assert refused.status_code == 403
+    assert granted.json()["scope"] == "placeOrder"

@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import json
+import logging
+from pathlib import Path
 
 import pytest
+import yaml
 
-from paycheck_core import AccessDecision, BadRequestError, PaymentServiceUnavailable
+from paycheck_core import (
+    AccessDecision,
+    BadRequestError,
+    NotFoundError,
+    PaymentServiceUnavailable,
+)
 from paycheck_integrations._common import (
     MAX_AUTHORIZATION_LENGTH,
+    MAX_METHOD_NAME_LENGTH,
+    MAX_SERVICE_NAME_LENGTH,
     Denials,
     Exemptions,
     MethodNames,
+    NameMemo,
     Problem,
     asgi_authorization,
+    asgi_preflight,
     bearer_token,
+    wsgi_preflight,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # --- Authorization ------------------------------------------------------------------------
 
@@ -73,27 +88,46 @@ def test_two_asgi_authorization_headers_are_several() -> None:
 # --- exemptions ---------------------------------------------------------------------------
 
 
-def test_options_is_exempt_on_any_path() -> None:
-    assert Exemptions()("OPTIONS", "/getInfo")
-
-
 def test_an_exact_path_is_exempt_and_nothing_below_it() -> None:
     exempt = Exemptions(["/health"])
-    assert exempt("GET", "/health")
-    assert not exempt("GET", "/health/deep")
-    assert not exempt("GET", "/healthy")
+    assert exempt("/health")
+    assert not exempt("/health/deep")
+    assert not exempt("/healthy")
 
 
 def test_a_prefix_exempts_every_path_that_starts_with_it() -> None:
     exempt = Exemptions(["/docs*"])
-    assert exempt("GET", "/docs")
-    assert exempt("POST", "/docs/oauth2-redirect")
-    assert exempt("GET", "/docsearch")
-    assert not exempt("GET", "/getInfo")
+    assert exempt("/docs")
+    assert exempt("/docs/oauth2-redirect")
+    assert exempt("/docsearch")
+    assert not exempt("/getInfo")
 
 
-def test_no_exemption_protects_everything_but_options() -> None:
-    assert not Exemptions()("GET", "/")
+def test_no_exemption_protects_everything() -> None:
+    assert not Exemptions()("/")
+
+
+ORIGIN = (b"origin", b"https://shop.example")
+REQUEST_METHOD = (b"access-control-request-method", b"POST")
+
+
+@pytest.mark.parametrize(
+    ("headers", "preflight"),
+    [
+        ([ORIGIN, REQUEST_METHOD], True),
+        ([(b"host", b"service.test"), REQUEST_METHOD, ORIGIN], True),
+        ([], False),
+        ([ORIGIN], False),
+        ([REQUEST_METHOD], False),
+        ([(b"access-control-request-headers", b"authorization"), ORIGIN], False),
+    ],
+)
+def test_a_preflight_carries_origin_and_the_requested_method(
+    headers: list[tuple[bytes, bytes]], preflight: bool
+) -> None:
+    environ = {f"HTTP_{name.decode().upper().replace('-', '_')}": "x" for name, _ in headers}
+    assert asgi_preflight(headers) is preflight
+    assert wsgi_preflight(environ) is preflight
 
 
 # --- method names -------------------------------------------------------------------------
@@ -124,14 +158,14 @@ def test_template_literals_are_not_patterns() -> None:
 
 def test_a_callable_names_the_method_or_defers_with_none() -> None:
     names = MethodNames(lambda method, path: "writeAny" if method == "POST" else None)
-    assert names.resolve("POST", "/x") == "writeAny"
-    assert names.resolve("GET", "/x", "routeName") == "routeName"
+    assert names.name("POST", "/x", "routeName") == "writeAny"
+    assert names.name("GET", "/x", "routeName") == "routeName"
 
 
 def test_the_route_name_comes_before_the_last_segment() -> None:
     names = MethodNames()
-    assert names.resolve("GET", "/v1/info", "getInfo") == "getInfo"
-    assert names.resolve("GET", "/v1/info/") == "info"
+    assert names.name("GET", "/v1/info", "getInfo") == "getInfo"
+    assert names.name("GET", "/v1/info/") == "info"
 
 
 def test_the_root_path_is_the_index_method() -> None:
@@ -159,6 +193,32 @@ def test_the_memory_of_names_is_bounded() -> None:
         names.resolve("GET", path)
     assert names.cached("GET", "/a") is None
     assert names.cached("GET", "/c") == "c"
+
+
+def test_a_name_memo_forgets_its_oldest_entry_when_full() -> None:
+    memo = NameMemo(maxsize=2)
+    for key in ("a", "b", "c"):
+        memo.remember(("GET", "", key), key)
+    assert list(memo) == [("GET", "", "b"), ("GET", "", "c")]
+
+
+def test_a_method_name_too_long_to_buy_is_refused_at_configuration() -> None:
+    too_long = "m" * (MAX_METHOD_NAME_LENGTH + 1)
+    with pytest.raises(ValueError, match=f"at most {MAX_METHOD_NAME_LENGTH} characters"):
+        MethodNames({"/items": too_long})
+    assert MethodNames({"/items": "m" * MAX_METHOD_NAME_LENGTH}).resolve("GET", "/items")
+
+
+def test_a_callable_may_name_a_method_too_long_to_buy_for_the_adapter_to_refuse() -> None:
+    too_long = "m" * (MAX_METHOD_NAME_LENGTH + 1)
+    assert MethodNames(lambda method, path: too_long).name("GET", "/x") == too_long
+
+
+def test_the_name_limits_are_those_of_the_payment_servers_contract() -> None:
+    contract = yaml.safe_load((ROOT / "docs/openapi/service.yml").read_text())
+    check = contract["components"]["schemas"]["TokenCheckRequest"]["properties"]
+    assert check["methodName"]["maxLength"] == MAX_METHOD_NAME_LENGTH
+    assert check["serviceName"]["maxLength"] == MAX_SERVICE_NAME_LENGTH
 
 
 @pytest.mark.parametrize(
@@ -225,18 +285,43 @@ def test_an_unavailable_server_gets_503_with_retry_after_and_no_store() -> None:
     assert "30 seconds" in denial.description
 
 
-def test_every_server_error_is_a_503_logged_without_the_token(
+def test_a_server_that_cannot_decide_gets_a_503_logged_without_the_token(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     denials = Denials("S")
-    for error in (PaymentServiceUnavailable("timed out"), BadRequestError("bad", status_code=400)):
+    # A 404 of /token/check: the payment server's URL is wrong, which the operator must fix.
+    for error in (PaymentServiceUnavailable("timed out"), NotFoundError("?", status_code=404)):
         assert denials.for_error(error, "getInfo") is denials.unavailable
     assert [record.levelname for record in caplog.records] == ["WARNING", "ERROR"]
     assert "pct_" not in caplog.text
 
 
+def test_a_check_the_server_calls_malformed_is_a_400_logged_as_info(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    denials = Denials("S")
+
+    denial = denials.for_error(BadRequestError("methodName: too long", status_code=400), "x")
+
+    assert denial.status == 400
+    assert json.loads(denial.body) == {"description": "methodName: too long"}
+    assert 'error="invalid_request"' in dict(denial.headers)["www-authenticate"]
+    assert "retry-after" not in dict(denial.headers)
+    assert [record.levelname for record in caplog.records] == ["INFO"]
+
+
+@pytest.mark.parametrize("problem", [Problem.MISSING, Problem.NOT_BEARER])
+def test_a_request_without_bearer_credentials_gets_401_and_the_bare_challenge(
+    problem: Problem,
+) -> None:
+    denial = Denials("S").for_problem(problem)
+    assert denial.status == 401
+    assert dict(denial.headers)["www-authenticate"] == 'Bearer realm="S"'
+
+
 def test_the_wsgi_and_asgi_forms_carry_the_content_length() -> None:
-    denial = Denials("S").for_problem(Problem.NOT_BEARER)
+    denial = Denials("S").for_problem(Problem.MALFORMED)
     length = str(len(denial.body))
     assert ("content-length", length) in denial.wsgi_headers
     assert (b"content-length", length.encode()) in denial.raw_headers

@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from starlette.applications import Starlette
 
+from paycheck_core import AsyncPaycheckClient, AsyncTokenValidator, PaycheckClient, TokenValidator
 from paycheck_integrations import fastapi as paycheck_fastapi
 from paycheck_integrations import flask as paycheck_flask
 from paycheck_integrations.asgi import PaycheckMiddleware
@@ -92,6 +93,55 @@ def test_a_bad_retry_after_is_refused(
 ) -> None:
     with pytest.raises(ValueError, match="retry_after must be a whole number of seconds"):
         ADAPTERS[adapter](validator=validator_for(adapter, payments), retry_after=retry_after)
+
+
+TOO_LONG = "m" * 201  # the payment server accepts names of at most 200 characters
+
+
+def test_a_service_name_too_long_to_check_is_refused(adapter: str) -> None:
+    with pytest.raises(ValueError, match="at most 200 characters"):
+        ADAPTERS[adapter](service=TOO_LONG, server_url=PAYMENTS_URL)
+
+
+def test_a_validator_for_a_service_name_too_long_to_check_is_refused(adapter: str) -> None:
+    validator = (
+        AsyncTokenValidator(AsyncPaycheckClient(PAYMENTS_URL), TOO_LONG)
+        if adapter in ASYNC
+        else TokenValidator(PaycheckClient(PAYMENTS_URL), TOO_LONG)
+    )
+    with pytest.raises(ValueError, match="at most 200 characters"):
+        ADAPTERS[adapter](validator=validator)
+
+
+def test_a_service_name_of_200_characters_is_accepted(adapter: str) -> None:
+    ADAPTERS[adapter](service="s" * 200, server_url=PAYMENTS_URL)
+
+
+METHOD_NAMES_TOO_LONG: dict[str, Callable[[FakePaymentServer], Any]] = {
+    "asgi methods=": lambda payments: PaycheckMiddleware(
+        Starlette(), validator=payments.async_validator(), methods={"/items": TOO_LONG}
+    ),
+    "wsgi methods=": lambda payments: PaycheckWSGIMiddleware(
+        wsgi_app, validator=payments.sync_validator(), methods={"POST /items": TOO_LONG}
+    ),
+    "fastapi require()": lambda payments: paycheck_fastapi.Paycheck(
+        validator=payments.async_validator()
+    ).require(TOO_LONG),
+    "flask method()": lambda payments: paycheck_flask.Paycheck(
+        validator=payments.sync_validator()
+    ).method(TOO_LONG),
+    "flask required()": lambda payments: paycheck_flask.Paycheck(
+        validator=payments.sync_validator()
+    ).required(TOO_LONG),
+}
+
+
+@pytest.mark.parametrize("make", METHOD_NAMES_TOO_LONG.values(), ids=METHOD_NAMES_TOO_LONG.keys())
+def test_a_method_name_too_long_to_buy_is_refused_at_configuration(
+    payments: FakePaymentServer, make: Callable[[FakePaymentServer], Any]
+) -> None:
+    with pytest.raises(ValueError, match="at most 200 characters"):
+        make(payments)
 
 
 def test_a_server_url_makes_a_validator_for_the_service(adapter: str) -> None:

@@ -8,6 +8,7 @@ the same routes and of the same scripted payment server.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -47,10 +48,26 @@ async def test_a_request_without_a_token_gets_401_with_the_realm(harness: Harnes
     assert harness.payments.calls == 0
 
 
-async def test_another_scheme_than_bearer_is_an_invalid_request(harness: Harness) -> None:
-    reply = await harness.request("GET", "/getInfo", [(b"authorization", b"Basic dXNlcjpwYXNz")])
+NO_BEARER_CREDENTIALS = {
+    "basic": [(b"authorization", b"Basic dXNlcjpwYXNz")],
+    "digest": [(b"authorization", b'Digest username="u", realm="r", nonce="n", response="x"')],
+    "another scheme": [(b"authorization", b"Token pct_abc")],
+    "empty header": [(b"authorization", b"")],
+}
 
-    assert_refused(harness, reply, 400, error="invalid_request")
+
+@pytest.mark.parametrize(
+    "headers", NO_BEARER_CREDENTIALS.values(), ids=NO_BEARER_CREDENTIALS.keys()
+)
+async def test_a_request_without_bearer_credentials_gets_401_with_the_bare_challenge(
+    harness: Harness, headers: list[tuple[bytes, bytes]]
+) -> None:
+    # RFC 6750 3.1: credentials of another scheme are no Bearer credentials: 401 and the
+    # challenge alone, as for a request that sends none.
+    reply = await harness.request("GET", "/getInfo", headers)
+
+    description = assert_refused(harness, reply, 401, error=None)
+    assert "Bearer" in description
     assert harness.payments.calls == 0
 
 
@@ -62,7 +79,6 @@ MALFORMED = {
     "latin-1 byte": [(b"authorization", b"Bearer pct_\xff")],
     "10 KB token": [(b"authorization", b"Bearer " + b"a" * 10_240)],
     "two headers": [(b"authorization", b"Bearer pct_one"), (b"authorization", b"Bearer pct_two")],
-    "empty header": [(b"authorization", b"")],
 }
 
 
@@ -116,6 +132,47 @@ async def test_a_token_without_the_method_gets_403_insufficient_scope(harness: H
     assert harness.payments.checks[0]["serviceName"] == SERVICE
 
 
+async def test_a_check_the_payment_server_calls_malformed_is_refused_not_an_outage(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = harness.payments.sell("getInfo")
+    harness.payments.failure = "400"
+
+    reply = await harness.get("/getInfo", token)
+
+    description = assert_refused(harness, reply, 400, error="invalid_request")
+    assert description == "token: String should match the contract"  # the server's own words
+    assert reply.headers.get("retry-after") is None
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_a_method_name_too_long_to_buy_is_refused_without_asking_the_server(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The middlewares name a request by its path's last segment when no route names it; the
+    # payment server answers 400 to a methodName of more than 200 characters.
+    token = harness.payments.sell("getInfo")
+
+    reply = await harness.get("/" + "m" * 201, token)
+
+    assert harness.payments.calls == 0
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    if harness.name in {"fastapi-dependency", "flask-extension"}:
+        assert reply.status == 404  # no route matches, and the route names the method
+    else:
+        assert "200 characters" in assert_refused(harness, reply, 400, error="invalid_request")
+
+
+async def test_a_method_name_of_200_characters_is_checked(harness: Harness) -> None:
+    token = harness.payments.sell("m" * 200)
+
+    reply = await harness.get("/" + "m" * 200, token)
+
+    assert reply.status == 404  # no route answers it (behind a middleware: once granted)
+    if harness.name not in {"fastapi-dependency", "flask-extension"}:
+        assert [check["methodName"] for check in harness.payments.checks] == ["m" * 200]
+
+
 @pytest.mark.parametrize("failure", ["down", "timeout", "5xx"])
 async def test_an_unavailable_server_gets_503_and_nothing_is_cached(
     harness: Harness, failure: str
@@ -136,12 +193,51 @@ async def test_an_unavailable_server_gets_503_and_nothing_is_cached(
 # --- requests that need no token ----------------------------------------------------------
 
 
-async def test_an_options_request_passes_without_a_token(harness: Harness) -> None:
-    reply = await harness.request("OPTIONS", "/getInfo")
+ORIGIN = (b"origin", b"https://shop.example")
+REQUEST_METHOD = (b"access-control-request-method", b"GET")
+NOT_PREFLIGHTS = {"bare": [], "origin only": [ORIGIN], "request method only": [REQUEST_METHOD]}
+
+
+@pytest.mark.parametrize("headers", NOT_PREFLIGHTS.values(), ids=NOT_PREFLIGHTS.keys())
+async def test_an_options_request_that_is_not_a_preflight_needs_a_token(
+    harness: Harness, headers: list[tuple[bytes, bytes]]
+) -> None:
+    # /getInfo answers OPTIONS with its paid body: only a token may reach it.
+    reply = await harness.request("OPTIONS", "/getInfo", headers)
+
+    assert_refused(harness, reply, 401, error=None)
+    assert harness.payments.calls == 0
+
+
+async def test_an_options_request_with_a_paid_token_reaches_the_route(harness: Harness) -> None:
+    token = harness.payments.sell("getInfo")
+
+    reply = await harness.request("OPTIONS", "/getInfo", bearer(token))
 
     assert reply.status == 200
-    assert harness.handled == ["/getInfo"]
+    assert reply.json() == {"method": "getInfo"}
+
+
+@pytest.mark.parametrize("path", ["/getInfo", "/getStats"], ids=["lists OPTIONS", "GET only"])
+async def test_a_preflight_passes_without_a_token_but_its_answer_has_no_body(
+    harness: Harness, path: str
+) -> None:
+    reply = await harness.request("OPTIONS", path, [ORIGIN, REQUEST_METHOD])
+
+    assert reply.status < 500
+    assert reply.status not in {400, 401, 403}
+    assert b"method" not in reply.body  # never the handler's paid body
     assert harness.payments.calls == 0
+    if harness.name != "fastapi-dependency":
+        # Passed on for the CORS layer or the route to answer; its answer loses its body.
+        assert reply.body == b""
+        assert reply.headers.get("content-length", "0") == "0"
+    elif path == "/getInfo":
+        # The dependency answers it before the handler (CORSMiddleware would have, earlier).
+        assert reply.status == 204
+        assert harness.handled == []
+    else:
+        assert reply.status == 405  # FastAPI's answer: the route does not take OPTIONS
 
 
 @pytest.mark.parametrize("path", ["/public", "/docs/page"], ids=["exact", "prefix"])
@@ -218,3 +314,16 @@ async def test_each_method_is_checked_on_its_own(harness: Harness) -> None:
 
     assert (granted.status, refused.status) == (200, 403)
     assert [check["methodName"] for check in harness.payments.checks] == ["getInfo", "getStats"]
+
+
+async def test_a_preflight_after_a_paid_options_request_still_needs_no_token(
+    harness: Harness,
+) -> None:
+    token = harness.payments.sell("getInfo")
+    paid = await harness.request("OPTIONS", "/getInfo", bearer(token))
+
+    preflight = await harness.request("OPTIONS", "/getInfo", [ORIGIN, REQUEST_METHOD])
+
+    assert paid.status == 200
+    assert preflight.status in {200, 204}
+    assert preflight.body == b""

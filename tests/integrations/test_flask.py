@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from flask import Blueprint, Flask, request
+from flask import Blueprint, Flask, Response, request
 
 from paycheck_integrations.flask import Paycheck, current_grant
 
@@ -201,3 +201,22 @@ def test_one_extension_serves_several_apps(payments: FakePaymentServer) -> None:
 def test_a_method_decorator_needs_a_name(name: Any) -> None:
     with pytest.raises(ValueError, match="method name must be a non-empty string"):
         Paycheck().method(name)
+
+
+def test_a_streamed_preflight_answer_leaves_without_its_body(payments: FakePaymentServer) -> None:
+    app = Flask(__name__)
+    Paycheck(app, validator=payments.sync_validator())
+
+    @app.route("/getInfo", methods=["GET", "OPTIONS"])
+    def getInfo() -> Any:  # noqa: N802 - the method's name
+        return Response(iter([b"paid ", b"content"]), headers={"X-Kept": "yes"})
+
+    response = app.test_client().options(
+        "/getInfo",
+        headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "GET"},
+    )
+
+    assert (response.status_code, response.get_data()) == (200, b"")
+    assert response.headers["Content-Length"] == "0"
+    assert response.headers["X-Kept"] == "yes"
+    assert payments.calls == 0

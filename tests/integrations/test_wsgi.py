@@ -57,3 +57,42 @@ def test_close_leaves_a_given_validator_open(payments: FakePaymentServer) -> Non
     PaycheckWSGIMiddleware(grant_app, validator=validator).close()
 
     assert not validator.client._http.is_closed
+
+
+PREFLIGHT = {"Origin": "https://shop.example", "Access-Control-Request-Method": "GET"}
+
+
+def test_a_preflight_answer_leaves_without_its_body_however_the_app_sends_it(
+    payments: FakePaymentServer,
+) -> None:
+    closed: list[str] = []
+
+    def lazy_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        # start_response called as the body starts, part of the body through write().
+        write = start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "12")])
+        write(b"paid ")
+        yield b"content"
+        closed.append("the generator ran to its end")
+
+    class Body:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def __iter__(self) -> Any:
+            return iter(self.inner)
+
+        def close(self) -> None:
+            closed.append("closed")
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        return Body(lazy_app(environ, start_response))
+
+    protected = PaycheckWSGIMiddleware(app, validator=payments.sync_validator())
+
+    response = Client(protected).options("/getInfo", headers=PREFLIGHT)
+
+    assert response.status_code == 200
+    assert response.get_data() == b""
+    assert response.headers["Content-Length"] == "0"
+    assert closed == ["closed"]
+    assert payments.calls == 0
