@@ -39,8 +39,11 @@ DEFAULT_MAX_STALENESS = 5.0
 REMEMBERED_DEACTIVATIONS = 65_536
 
 _Key = tuple[bytes, str]
-# (fresh_until, decision, trusted_until, asked_at, expires_at, refuse_at); see the docstring.
-_Entry = tuple[float, AccessDecision, float, float, float, float]
+# (fresh_until, decision, trusted_until, coverage, expires_at, refuse_at); see the docstring.
+# coverage: the feed's coverage when the answer was asked for (trusted only if still current).
+_Entry = tuple[float, AccessDecision, float, int, float, float]
+# When a question left: (the clock, the cache's generation, the feed's coverage).
+_Asked = tuple[float, int, int]
 _sha256 = hashlib.sha256
 _INF = math.inf
 
@@ -117,7 +120,11 @@ class _Cache:
         self._deactivated: OrderedDict[bytes, tuple[float, str]] = OrderedDict()
         self._generation = 0  # moves when the cache is dropped: answers in flight are not kept
         self._healthy_until = -_INF
-        self._covered_since = _INF
+        # Coverage numbers a stream's span from its first message; _covered is the current one
+        # while the feed delivers every deactivation from then on, else -1. Numbers, not
+        # instants: a clock's tick cannot order a question and the stream's first message.
+        self._coverage = 0
+        self._covered = -1
         self._hits = 0
         self._misses = 0
         self._upstream_calls = 0
@@ -151,7 +158,7 @@ class _Cache:
         if entry is not None:
             now = self._clock()
             if now < entry[0] or (
-                now < entry[2] and now < self._healthy_until and entry[3] >= self._covered_since
+                now < entry[2] and now < self._healthy_until and entry[3] == self._covered
             ):
                 self._hits += 1
                 return entry[1]
@@ -175,7 +182,7 @@ class _Cache:
         if entry is not None:
             now = self._clock()
             if now < entry[0] or (
-                now < entry[2] and now < self._healthy_until and entry[3] >= self._covered_since
+                now < entry[2] and now < self._healthy_until and entry[3] == self._covered
             ):
                 self._hits += 1
                 return entry[1]
@@ -253,10 +260,12 @@ class _Cache:
             lifetime = min(lifetime, bound)
         return min(lifetime, MAX_CACHE_TTL)
 
-    def _settle(
-        self, key: _Key, decision: AccessDecision, asked_at: float, generation: int
-    ) -> AccessDecision:
-        """Keep the server's ``decision`` (asked for at ``asked_at``); what the caller gets.
+    def _asking(self) -> _Asked:
+        """The moment a question leaves for the payment server, for :meth:`_settle`."""
+        return (self._clock(), self._generation, self._covered)
+
+    def _settle(self, key: _Key, decision: AccessDecision, asked: _Asked) -> AccessDecision:
+        """Keep the server's ``decision`` to the question ``asked``; what the caller gets.
 
         A deactivation the feed delivered while the question was in flight wins over the
         answer; an answer asked for before the cache was dropped is given but not kept.
@@ -270,6 +279,7 @@ class _Cache:
                     decision = self._denial(key[1], remembered[1])
                 else:
                     refuse_at = remembered[0]
+        asked_at, generation, coverage = asked
         if generation != self._generation:
             return decision
         lifetime = self._lifetime(decision)
@@ -285,7 +295,7 @@ class _Cache:
             while len(entries) >= self.maxsize:
                 self._unindex(entries.popitem(last=False)[0])  # the oldest: it expires first
             self._methods.setdefault(key[0], []).append(key[1])
-        entries[key] = (fresh, decision, trusted, asked_at, expires, refuse_at)
+        entries[key] = (fresh, decision, trusted, coverage, expires, refuse_at)
         return decision
 
     def _unindex(self, key: _Key) -> None:
@@ -308,10 +318,14 @@ class _Cache:
     # --- what the feed changes (_FeedSink) ------------------------------------------------------
 
     def _feed_alive(self, until: float) -> None:
-        self._healthy_until = until
+        # Healthy only while covering, so that no entry asked for outside a coverage (-1) is
+        # ever trusted past its freshness.
+        if self._covered >= 0:
+            self._healthy_until = until
 
-    def _feed_covers(self, since: float) -> None:
-        self._covered_since = since
+    def _feed_covers(self) -> None:
+        self._coverage += 1
+        self._covered = self._coverage
 
     def _feed_deactivated(self, digest: bytes, refuse_at: float, reason: str) -> None:
         remembered = self._deactivated
@@ -347,4 +361,4 @@ class _Cache:
         self._following = available
         self.ttl = self._ttls[available]
         self._healthy_until = -_INF
-        self._covered_since = _INF
+        self._covered = -1

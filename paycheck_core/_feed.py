@@ -103,8 +103,8 @@ class _FeedSink(Protocol):
     def _feed_alive(self, until: float) -> None:
         """The feed is healthy until ``until`` (the validator's clock)."""
 
-    def _feed_covers(self, since: float) -> None:
-        """Every deactivation from ``since`` on (the validator's clock) will be delivered."""
+    def _feed_covers(self) -> None:
+        """Every deactivation from now on will be delivered (until the next such call)."""
 
     def _feed_deactivated(self, digest: bytes, refuse_at: float, reason: str) -> None:
         """Refuse the token whose SHA-256 is ``digest`` from ``refuse_at`` on."""
@@ -301,7 +301,9 @@ class _FeedCore:
         """
         if status == 200 and content_type.partition(";")[0].strip() == "text/event-stream":
             self.connected = True
-            self._fresh = self.last_event_id is None
+            # A stream from the head, or the first after the feed was missing, covers only
+            # what comes after its first message.
+            self._fresh = self.last_event_id is None or not self.available
             if not self.available:
                 logger.warning("the token-event feed of %r is back", self.service)
                 self.available = True
@@ -323,14 +325,14 @@ class _FeedCore:
             # It may have been a deactivation of a token we hold: forget everything.
             logger.warning("the token-event feed of %r sent %s: cache dropped", self.service, exc)
             self._sink._feed_reset()
-            self._sink._feed_covers(now)
+            self._sink._feed_covers()
             self._advance(event_id)
             message = None
         if self._fresh:
             self._fresh = False
-            if isinstance(message, _Heartbeat) and message.last_event_id is not None:
+            if isinstance(message, _Heartbeat) and self.last_event_id is None:
                 self.last_event_id = message.last_event_id  # the head the stream starts after
-            self._sink._feed_covers(now)
+            self._sink._feed_covers()
         if isinstance(message, _Heartbeat):
             if message.interval is not None:
                 self.heartbeat_seconds = message.interval
@@ -351,7 +353,7 @@ class _FeedCore:
                 self.last_event_id,
             )
             self._sink._feed_reset()
-            self._sink._feed_covers(now)
+            self._sink._feed_covers()
             if message.last_event_id is not None:
                 self.last_event_id = message.last_event_id
             else:

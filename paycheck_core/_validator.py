@@ -35,6 +35,7 @@ from ._cache import (
     DEFAULT_MAX_STALENESS,
     MAX_CACHE_TTL,
     ValidatorStats,
+    _Asked,
     _Cache,
     _Key,
 )
@@ -174,13 +175,13 @@ class TokenValidator(_Cache):
             if flight is None:
                 flight = self._flights[key] = _Flight()
                 self._upstream_calls += 1
-                asked_at, generation = self._clock(), self._generation
+                asked = self._asking()
         if self._feed is not None:
             self._feed.start()
         if not leading:
             return flight.wait()
         try:
-            decision = self._ask(key, token, method, asked_at, generation)
+            decision = self._ask(key, token, method, asked)
         except BaseException as exc:
             flight.error = exc
             raise
@@ -190,9 +191,7 @@ class TokenValidator(_Cache):
         finally:
             flight.done.set()
 
-    def _ask(
-        self, key: _Key, token: str, method: str, asked_at: float, generation: int
-    ) -> AccessDecision:
+    def _ask(self, key: _Key, token: str, method: str, asked: _Asked) -> AccessDecision:
         """The leading thread's call to the payment server, and what comes of it."""
         try:
             decision = self.client.check_token(token, self.service, method)
@@ -210,7 +209,7 @@ class TokenValidator(_Cache):
         with self._lock:
             # Kept and gone from the flights at once: a miss that comes next finds the entry.
             del self._flights[key]
-            return self._settle(key, decision, asked_at, generation)
+            return self._settle(key, decision, asked)
 
     def start_feed(self) -> None:
         """Start following the token-event feed now rather than at the first validation.
@@ -344,15 +343,13 @@ class AsyncTokenValidator(_Cache):
         flight = self._flights.get(key)
         if flight is None:
             self._upstream_calls += 1
-            fetch = self._fetch(key, token, method, self._clock(), self._generation)
+            fetch = self._fetch(key, token, method, self._asking())
             flight = asyncio.ensure_future(fetch)
             flight.add_done_callback(_retrieve)
             self._flights[key] = flight
         return await asyncio.shield(flight)
 
-    async def _fetch(
-        self, key: _Key, token: str, method: str, asked_at: float, generation: int
-    ) -> AccessDecision:
+    async def _fetch(self, key: _Key, token: str, method: str, asked: _Asked) -> AccessDecision:
         try:
             decision = await self.client.check_token(token, self.service, method)
         except PaymentServiceUnavailable:
@@ -361,7 +358,7 @@ class AsyncTokenValidator(_Cache):
                 raise
             return stale
         else:
-            return self._settle(key, decision, asked_at, generation)
+            return self._settle(key, decision, asked)
         finally:
             del self._flights[key]
 
