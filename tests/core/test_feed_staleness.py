@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import httpx
 import pytest
 
-from paycheck_core import PaymentServiceUnavailable, tokens
+from paycheck_core import PaymentServiceUnavailable, _wire, tokens
 
 from .conftest import FakeClock
 from .feeds import AsyncPayments, Followed, SyncPayments, heartbeat
@@ -258,3 +259,26 @@ async def test_valid_for_never_stretches_an_answer_past_max_age_or_ttl(
     assert not await asked(followed, payments)
     clock.advance(0.1)
     assert await asked(followed, payments)
+
+
+@pytest.mark.parametrize(
+    ("header", "valid_for"),
+    [("86399", 86399), (" 5 ", 5), ("0", 0), ("-5", None), ("1.5", None), ("soon", None)],
+)
+def test_paycheck_valid_for_is_read_from_an_allowed_answer_only(
+    header: str, valid_for: int | None
+) -> None:
+    def answer(status: int) -> httpx.Response:
+        body = (
+            {"allowed": True, "serviceName": "S", "methodName": "m"}
+            if status == 200
+            else {"description": "Invalid or expired token"}
+        )
+        request = httpx.Request("POST", "http://payments.test/token/check")
+        headers = {"Paycheck-Valid-For": header}
+        return httpx.Response(status, json=body, headers=headers, request=request)
+
+    parse = _wire.check_token(TOKEN, "S", "m").parse
+
+    assert parse(answer(200)).valid_for == valid_for
+    assert parse(answer(401)).valid_for is None
