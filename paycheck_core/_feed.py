@@ -128,6 +128,10 @@ class _FeedUnavailable(Exception):  # noqa: N818 - a state of the server, not a 
     """The server could not serve the stream now (5xx, 408, 429): try again after a backoff."""
 
 
+# What the network and the server cause; anything else is logged with its traceback.
+_EXPECTED = (httpx.HTTPError, httpx_sse.SSEError, OSError, _FeedUnavailable)
+
+
 @dataclass(frozen=True, slots=True)
 class _Deactivation:
     """``event: deactivated``: refuse the token from ``stops_at`` (POSIX seconds) on."""
@@ -299,7 +303,7 @@ class _FeedCore:
                 or a 200 that is not an event stream): it has no feed.
             _FeedUnavailable: the server could not serve it now (5xx, 408, 429).
         """
-        if status == 200 and content_type.partition(";")[0].strip() == "text/event-stream":
+        if status == 200 and content_type.partition(";")[0].strip().lower() == "text/event-stream":
             self.connected = True
             # A stream from the head, or the first after the feed was missing, covers only
             # what comes after its first message.
@@ -395,8 +399,15 @@ class _FeedCore:
             return ABSENT_RETRY
         self._failures += 1
         if self._failures == 1:
-            why = f"{type(error).__name__}: {error}" if error is not None else "the stream ended"
-            logger.info("the token-event feed of %r stopped (%s); reconnecting", self.service, why)
+            if error is None or isinstance(error, _EXPECTED):
+                why = f"{type(error).__name__}: {error}" if error else "the stream ended"
+                logger.info(
+                    "the token-event feed of %r stopped (%s); reconnecting", self.service, why
+                )
+            else:  # not the network's doing: worth a traceback
+                logger.warning(
+                    "the token-event feed of %r failed; reconnecting", self.service, exc_info=error
+                )
         return _backoff(self._failures, self._rand)
 
     def healthy(self, now: float) -> bool:
