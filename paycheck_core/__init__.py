@@ -27,7 +27,7 @@ from ._exceptions import (
     PaymentDeclinedError,
     PaymentServiceUnavailable,
 )
-from ._feed import FeedStats
+from ._feed_core import FeedStats
 from ._models import AccessDecision, Bill, Method, Payment, PaymentInfo, PricedMethod, Service
 from ._validator import MAX_CACHE_TTL, AsyncTokenValidator, TokenValidator, ValidatorStats
 

@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ._feed import FeedStats, _FeedCore
+from ._feed_core import FeedStats, _FeedCore
 from ._models import AccessDecision
 from .tokens import TOKEN_PREFIX, is_well_formed
 

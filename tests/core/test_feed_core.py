@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from paycheck_core._feed import (
+from paycheck_core._feed_core import (
     ABSENT_RETRY,
     MAX_BACKOFF,
     _backoff,
