@@ -2,7 +2,9 @@
 
 Clients buy access with :class:`PaycheckClient` (or :class:`AsyncPaycheckClient`); services
 check the tokens they receive with :class:`TokenValidator` (or :class:`AsyncTokenValidator`),
-which caches answers for at most an hour. The token format lives in :mod:`paycheck_core.tokens`.
+which caches answers for at most an hour and follows the payment server's token-event feed, so
+that a deactivated token is refused within seconds. The token format lives in
+:mod:`paycheck_core.tokens`.
 
 Example::
 
@@ -25,6 +27,7 @@ from ._exceptions import (
     PaymentDeclinedError,
     PaymentServiceUnavailable,
 )
+from ._feed_core import FeedStats
 from ._models import AccessDecision, Bill, Method, Payment, PaymentInfo, PricedMethod, Service
 from ._validator import MAX_CACHE_TTL, AsyncTokenValidator, TokenValidator, ValidatorStats
 
@@ -38,6 +41,7 @@ __all__ = [
     "AsyncTokenValidator",
     "BadRequestError",
     "Bill",
+    "FeedStats",
     "Method",
     "NotFoundError",
     "PaycheckClient",

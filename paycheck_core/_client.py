@@ -111,6 +111,8 @@ class PaycheckClient(BaseClient):
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(base_url, timeout=timeout, headers=headers)
+        # Kept for the validator's feed, which streams through a client of its own.
+        self._transport = transport
         self._http = httpx.Client(transport=transport, **self._client_options())
 
     def _send(self, call: _wire.Call[T]) -> T:
@@ -231,6 +233,8 @@ class AsyncPaycheckClient(BaseClient):
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(base_url, timeout=timeout, headers=headers)
+        # Kept for the validator's feed, which streams through a client of its own.
+        self._transport = transport
         self._http = httpx.AsyncClient(transport=transport, **self._client_options())
 
     async def _send(self, call: _wire.Call[T]) -> T:

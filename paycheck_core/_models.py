@@ -109,6 +109,9 @@ class AccessDecision:
         paid_until: the last day the access is paid for (allowed decisions).
         reason: a sentence for people on why access was denied (or granted).
         max_age: seconds the decision stays true according to the server, if it said.
+        valid_for: seconds an allowed decision stays true unless the token-event feed
+            deactivates the token first (the ``Paycheck-Valid-For`` header), if the server
+            said; a validator that follows the feed may keep the answer that long.
     """
 
     allowed: bool
@@ -118,3 +121,4 @@ class AccessDecision:
     paid_until: date | None = None
     reason: str | None = None
     max_age: int | None = None
+    valid_for: int | None = None

@@ -37,6 +37,7 @@ _ERRORS: dict[int, type[APIError]] = {
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
 # A calendar day, alone or at the head of an ISO date-time.
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:T|\Z)")
+VALID_FOR_HEADER = "Paycheck-Valid-For"
 _NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|$)", re.IGNORECASE)
 
 
@@ -153,6 +154,16 @@ def max_age(response: httpx.Response) -> int | None:
         return 0
     match = _MAX_AGE.search(header)
     return int(match.group(1)) if match else None
+
+
+def valid_for(response: httpx.Response) -> int | None:
+    """The ``Paycheck-Valid-For`` seconds of an allowed check, or ``None`` if absent or garbled.
+
+    The seconds until the end of the token's paid period (or of its grace after a reset), which
+    the server's max-age may cut shorter for validators that do not follow the token-event feed.
+    """
+    header = response.headers.get(VALID_FOR_HEADER, "").strip()
+    return int(header) if header.isascii() and header.isdigit() else None
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -406,6 +417,7 @@ def check_token(token: str, service: str, method: str) -> Call[AccessDecision]:
                 paid_until=_optional_date(body, "paidUntil"),
                 reason=message if isinstance(message, str) else None,
                 max_age=max_age(response),
+                valid_for=valid_for(response) if granted else None,
             )
 
         return _checked(response, allowed)

@@ -21,7 +21,7 @@ async def main() -> None:
             *(validator.validate(token, "getForecast") for _ in range(100))
         )
         assert all(decision.allowed for decision in decisions)
-        print(validator.stats)  # ValidatorStats(hits=..., misses=..., upstream_calls=1, size=1)
+        print(validator.stats)  # ValidatorStats(..., upstream_calls=1, size=1, feed=FeedStats(...))
 
 
 asyncio.run(main())

@@ -13,8 +13,9 @@ with PaycheckClient(SERVER_URL) as client:
     bill = client.create_bill("Online marketplace", today, today, ["getInfo"])
     token = client.pay(bill.payment_artifact).token
 
-# ... and the service checks it on every request. Answers are cached (at most one hour).
-with TokenValidator(SERVER_URL, "Online marketplace", ttl=300, negative_ttl=60) as validator:
+# ... and the service checks it on every request. Answers are cached (at most one hour), and the
+# validator follows the server's token-event feed: a revoked token is refused within seconds.
+with TokenValidator(SERVER_URL, "Online marketplace", negative_ttl=60) as validator:
     decision = validator.validate(token, "getInfo")
     print(decision.allowed, decision.paid_until)  # True and the last paid day
 

@@ -118,6 +118,8 @@ def configure(
     validator: V | None,
     validator_type: type[V],
     make: Callable[[str, str], V],
+    *,
+    follow: bool = True,
 ) -> tuple[str, V]:
     """Check an adapter's options and return its service and validator.
 
@@ -126,18 +128,28 @@ def configure(
         server_url: the ``server_url=`` option.
         validator: the ``validator=`` option.
         validator_type: the validator class the adapter needs.
-        make: builds a validator from ``(server_url, service)``.
+        make: builds a validator from ``(server_url, service)``, following the token-event
+            feed as ``follow`` says.
+        follow: the ``follow=`` option.
 
     Raises:
         ValueError: neither or both of ``server_url`` and ``validator``, no service, a service
             other than the validator's, a service name longer than the payment server accepts
-            (:data:`MAX_SERVICE_NAME_LENGTH`), or a validator of the wrong kind.
+            (:data:`MAX_SERVICE_NAME_LENGTH`), a validator of the wrong kind, or ``follow``
+            with a validator.
     """
     kind = validator_type.__name__
     if server_url is not None and validator is not None:
         raise ValueError(
             "pass either server_url= (the adapter then makes its validator) or validator= "
             f"(a ready {kind}), not both"
+        )
+    if not isinstance(follow, bool):
+        raise ValueError(f"follow must be True or False, not {follow!r}")
+    if validator is not None and not follow:
+        raise ValueError(
+            f"follow=False is for the validator made from server_url=; make yours with "
+            f"{kind}(..., follow=False)"
         )
     if validator is not None:
         if not isinstance(validator, validator_type):

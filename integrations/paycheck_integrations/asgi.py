@@ -16,7 +16,8 @@ segment, unless ``methods=`` says otherwise. A granted request reaches the app w
 (an :class:`~paycheck_core.AccessDecision`) in ``scope["paycheck"]`` and
 ``request.state.paycheck``. A refused one is answered here (RFC 6750 statuses,
 ``{"description": ...}`` body) and never reaches the app; a refused websocket is closed with
-code 1008 (policy violation). ``lifespan`` passes through.
+code 1008 (policy violation). ``lifespan`` passes through; once the app has started, the
+validator starts following the payment server's token-event feed.
 
 The middleware runs before the router, so it finds the answering route itself, as the router
 will (:mod:`._starlette_routes`). Where that route depends only on the scope type, the HTTP
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from paycheck_core import AsyncTokenValidator, PaycheckError
 
@@ -80,6 +82,10 @@ class PaycheckMiddleware:
             :class:`~paycheck_core.AsyncTokenValidator` (and closes it at lifespan shutdown).
         validator: a ready :class:`~paycheck_core.AsyncTokenValidator` instead of
             ``server_url`` (to choose its cache or its HTTP transport).
+        follow: with ``server_url``, make a validator that follows the payment server's
+            token-event feed (from lifespan startup, or the first request), so that a
+            deactivated token is refused within seconds. A ready validator follows the feed
+            as it was made.
         methods: path templates to method names (``{"/items/{id}": "getItem",
             "POST /items": "addItem"}``) or a callable ``(http_method, path) -> name | None``.
         exclude_paths: paths that need no token: exact (``"/health"``) or prefixes
@@ -112,11 +118,17 @@ class PaycheckMiddleware:
         methods: MethodMap | None = None,
         exclude_paths: Sequence[str] = (),
         retry_after: int = DEFAULT_RETRY_AFTER,
+        follow: bool = True,
     ) -> None:
         self.app = app
         self._owns_validator = validator is None
         self.service, self.validator = configure(
-            service, server_url, validator, AsyncTokenValidator, AsyncTokenValidator
+            service,
+            server_url,
+            validator,
+            AsyncTokenValidator,
+            partial(AsyncTokenValidator, follow=follow),
+            follow=follow,
         )
         self._cached = self.validator.cached  # bound once: read on every request
         self._names = MethodNames(methods)
@@ -138,8 +150,8 @@ class PaycheckMiddleware:
         elif kind == "websocket":
             http_method = "GET"  # the handshake's method
             remembered = self._remembered_websocket
-        elif kind == "lifespan" and self._owns_validator:
-            await self.app(scope, receive, self._closing_send(send))
+        elif kind == "lifespan":
+            await self.app(scope, receive, self._lifespan_send(send))
             return
         else:
             await self.app(scope, receive, send)
@@ -217,13 +229,16 @@ class PaycheckMiddleware:
             (self._http_names if kind == "http" else self._websocket_names).remember(key, name)
         return name
 
-    def _closing_send(self, send: Send) -> Send:
-        async def closing_send(message: Message) -> None:
-            if message["type"] == "lifespan.shutdown.complete":
+    def _lifespan_send(self, send: Send) -> Send:
+        async def lifespan_send(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                # Before the first request, so that its answers are covered by the feed.
+                await self.validator.start_feed()
+            elif message["type"] == "lifespan.shutdown.complete" and self._owns_validator:
                 await self.validator.aclose()
             await send(message)
 
-        return closing_send
+        return lifespan_send
 
 
 def _nothing(key: Hashable) -> None:

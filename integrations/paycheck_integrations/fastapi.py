@@ -38,6 +38,7 @@ nothing. (A route that answers preflights itself belongs in ``exclude_paths``.)
 # callable's __globals__, which the dependency, an instance, does not have.
 
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, NoReturn
 
 from paycheck_core import AccessDecision, AsyncTokenValidator, PaycheckError
@@ -120,6 +121,9 @@ class Paycheck:
             ``validator`` when omitted).
         server_url: the payment server's URL; a validator is then made for it.
         validator: a ready :class:`~paycheck_core.AsyncTokenValidator` instead.
+        follow: with ``server_url``, make a validator that follows the payment server's
+            token-event feed (from the first request), so that a deactivated token is refused
+            within seconds. A ready validator follows the feed as it was made.
         exclude_paths: paths that need no token even under a router-wide dependency: exact
             (``"/health"``) or prefixes (``"/public*"``). A CORS preflight never needs one
             (the dependency answers it 204).
@@ -142,9 +146,15 @@ class Paycheck:
         validator: AsyncTokenValidator | None = None,
         exclude_paths: Sequence[str] = (),
         retry_after: int = DEFAULT_RETRY_AFTER,
+        follow: bool = True,
     ) -> None:
         self.service, self.validator = configure(
-            service, server_url, validator, AsyncTokenValidator, AsyncTokenValidator
+            service,
+            server_url,
+            validator,
+            AsyncTokenValidator,
+            partial(AsyncTokenValidator, follow=follow),
+            follow=follow,
         )
         self._exempt = Exemptions(exclude_paths)
         self._denials = Denials(self.service, retry_after=retry_after)

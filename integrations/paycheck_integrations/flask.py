@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -94,6 +95,10 @@ class Paycheck:
         exclude_paths: paths that need no token: exact (``"/health"``) or prefixes
             (``"/static*"``). A CORS preflight never needs one.
         retry_after: seconds a 503 (payment server unavailable) asks the client to wait.
+        follow: with a server URL, make a validator that follows the payment server's
+            token-event feed (from a thread started by the first request), so that a
+            deactivated token is refused within seconds. A ready validator follows the feed
+            as it was made.
 
     Raises:
         ValueError: both ``server_url`` and ``validator``; at :meth:`init_app`, no service or
@@ -114,6 +119,7 @@ class Paycheck:
         protect_all: bool = True,
         exclude_paths: Sequence[str] = (),
         retry_after: int = DEFAULT_RETRY_AFTER,
+        follow: bool = True,
     ) -> None:
         if server_url is not None and validator is not None:
             raise ValueError(
@@ -128,6 +134,7 @@ class Paycheck:
         self._protect_all = protect_all
         self._exempt = Exemptions(exclude_paths)
         self._retry_after = check_retry_after(retry_after)
+        self._follow = follow
         self._states: WeakKeyDictionary[Flask, _State] = WeakKeyDictionary()
         if app is not None:
             self.init_app(app)
@@ -145,7 +152,12 @@ class Paycheck:
             server_url = None  # the constructor's validator wins over a configured URL
         try:
             service, validator = configure(
-                service, server_url, self._validator, TokenValidator, TokenValidator
+                service,
+                server_url,
+                self._validator,
+                TokenValidator,
+                partial(TokenValidator, follow=self._follow),
+                follow=self._follow,
             )
         except ValueError as exc:
             if self._validator is not None:

@@ -21,6 +21,7 @@ It needs nothing but the standard library, so it has no extra of its own.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -65,6 +66,10 @@ class PaycheckWSGIMiddleware:
             :class:`~paycheck_core.TokenValidator` (closed by :meth:`close`).
         validator: a ready, thread-safe :class:`~paycheck_core.TokenValidator` instead of
             ``server_url``.
+        follow: with ``server_url``, make a validator that follows the payment server's
+            token-event feed (from a thread started by the first request), so that a
+            deactivated token is refused within seconds. A ready validator follows the feed
+            as it was made.
         methods: path templates to method names (``{"/items/{id}": "getItem",
             "POST /items": "addItem"}``) or a callable ``(http_method, path) -> name | None``.
         exclude_paths: paths that need no token: exact (``"/health"``) or prefixes
@@ -96,11 +101,17 @@ class PaycheckWSGIMiddleware:
         methods: MethodMap | None = None,
         exclude_paths: Sequence[str] = (),
         retry_after: int = DEFAULT_RETRY_AFTER,
+        follow: bool = True,
     ) -> None:
         self.app = app
         self._owns_validator = validator is None
         self.service, self.validator = configure(
-            service, server_url, validator, TokenValidator, TokenValidator
+            service,
+            server_url,
+            validator,
+            TokenValidator,
+            partial(TokenValidator, follow=follow),
+            follow=follow,
         )
         self._names = MethodNames(methods)
         self._exempt = Exemptions(exclude_paths)

@@ -198,6 +198,8 @@ async def make_validator(
 
     def make(**options: Any) -> ValidatorTwin:
         options.setdefault("clock", clock)
+        # The cache's own rules; tests/core/test_feed*.py test the feed's.
+        options.setdefault("follow", False)
         if request.param == "sync":
             return ValidatorTwin(TokenValidator(sync_client, Contract.SERVICE, **options))
         return ValidatorTwin(AsyncTokenValidator(async_client, Contract.SERVICE, **options))

@@ -93,12 +93,12 @@ def until_in_thread(condition: Callable[[], bool]) -> None:
 
 def async_validator(upstream: AsyncUpstream) -> AsyncTokenValidator:
     client = AsyncPaycheckClient(BASE_URL, transport=httpx.MockTransport(upstream))
-    return AsyncTokenValidator(client, SERVICE)
+    return AsyncTokenValidator(client, SERVICE, follow=False)
 
 
 def thread_validator(upstream: ThreadUpstream) -> TokenValidator:
     client = PaycheckClient(BASE_URL, transport=httpx.MockTransport(upstream))
-    return TokenValidator(client, SERVICE)
+    return TokenValidator(client, SERVICE, follow=False)
 
 
 # --- asyncio ---------------------------------------------------------------------------------

@@ -146,6 +146,7 @@ class FakePaymentServer:
     def sync_validator(self, **options: Any) -> TokenValidator:
         """A :class:`TokenValidator` whose client talks to this server."""
         client = PaycheckClient(PAYMENTS_URL, transport=httpx.MockTransport(self.handle))
+        options.setdefault("follow", False)  # this server has no feed: test_feed.py has one
         validator = TokenValidator(client, SERVICE, **options)
         self.validator = validator
         return validator
@@ -153,6 +154,7 @@ class FakePaymentServer:
     def async_validator(self, **options: Any) -> AsyncTokenValidator:
         """An :class:`AsyncTokenValidator` whose client talks to this server."""
         transport = httpx.MockTransport(self.handle_async)
+        options.setdefault("follow", False)  # this server has no feed: test_feed.py has one
         validator = AsyncTokenValidator(
             AsyncPaycheckClient(PAYMENTS_URL, transport=transport), SERVICE, **options
         )

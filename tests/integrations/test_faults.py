@@ -59,14 +59,14 @@ async def service(
     handled: list[str] = []
     if name in {"wsgi-middleware", "flask-extension"}:
         client = PaycheckClient(faulty.url, timeout=CLIENT_TIMEOUT)
-        validator = TokenValidator(client, SERVICE)
+        validator = TokenValidator(client, SERVICE, follow=False)
         app = (wsgi_app if name == "wsgi-middleware" else flask_app)(handled, validator)
         send = wsgi_sender(app)
         yield Service(lambda token: send("GET", "/getInfo", bearer(token)), handled, validator)
         client.close()
         return
     async_client = AsyncPaycheckClient(faulty.url, timeout=CLIENT_TIMEOUT)
-    async_validator = AsyncTokenValidator(async_client, SERVICE)
+    async_validator = AsyncTokenValidator(async_client, SERVICE, follow=False)
     if name == "starlette-middleware":
         app = starlette_app(handled, async_validator)
     else:
