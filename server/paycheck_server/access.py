@@ -64,12 +64,17 @@ class Decision:
             denial).
         max_age: seconds the answer stays true, between 0 and :data:`MAX_AGE_CAP`.
         paid_until: the last paid day, for a 200.
+        valid_for: for a 200, the seconds until the grant stops being true unless an event
+            of the token-event feed deactivates the token first (the end of the paid period,
+            or of the grace a reset or a second payment began); not cut to the reset grace.
+            Sent as ``Paycheck-Valid-For``, for validators that follow the feed.
     """
 
     status: int
     description: str
     max_age: int
     paid_until: date | None = None
+    valid_for: int | None = None
 
     @property
     def allowed(self) -> bool:
@@ -164,5 +169,6 @@ def decide(
     stops = state.period.ends_at
     if state.deadline is not None:
         stops = min(stops, state.deadline)
-    max_age = min(_seconds_until(stops, now), max_grant_age)
-    return Decision(200, "Access granted", max_age, state.period.date_to)
+    valid_for = max(0, int((stops - now).total_seconds()))
+    max_age = min(valid_for, MAX_AGE_CAP, max_grant_age)
+    return Decision(200, "Access granted", max_age, state.period.date_to, valid_for)

@@ -111,6 +111,45 @@ async def test_denials_keep_their_own_max_age(service_api: Api, grace: int) -> N
     assert (response.status_code, max_age(response)) == (403, 60)
 
 
+async def test_a_grant_says_how_long_it_stays_true_without_the_grace_cut(
+    service_api: Api, grace: int
+) -> None:
+    _, token = await paid(service_api, date_to=TODAY)  # the clock is at 12:00 UTC
+
+    response = await service_api.check(token)
+
+    assert response.headers["paycheck-valid-for"] == str(12 * 3600)
+    assert max_age(response) == min(grace, MAX_AGE_CAP)
+
+
+async def test_a_grant_in_its_grace_is_valid_until_the_grace_ends(
+    service_api: Api, grace: int
+) -> None:
+    artifact, old = await paid(service_api)
+    await service_api.reset(artifact)
+
+    response = await service_api.check(old)
+
+    if grace == 0:
+        assert response.status_code == 401
+    else:
+        assert response.headers["paycheck-valid-for"] == str(grace)
+
+
+@pytest.mark.parametrize("method", ["search", "getInfo"])
+async def test_a_denial_says_nothing_of_how_long_a_token_is_valid(
+    service_api: Api, method: str
+) -> None:
+    _, token = await paid(service_api, methods=["getInfo"])
+
+    denied = await service_api.check(token, method="search")
+    other = await service_api.check(token, service="Weather", method=method)
+
+    assert {denied.status_code, other.status_code} == {403}
+    assert "paycheck-valid-for" not in denied.headers
+    assert "paycheck-valid-for" not in other.headers
+
+
 # --- what a validator at a service does ------------------------------------------------------
 
 

@@ -67,13 +67,33 @@ class CheckRoute(APIRoute):
 
 router = APIRouter(route_class=CheckRoute)
 
+VALID_FOR_HEADER = "Paycheck-Valid-For"
+"""The header of a grant that says how long it stays true if no feed event deactivates the
+token first (see :attr:`paycheck_server.access.Decision.valid_for`)."""
+
 
 @router.post(
     "/token/check",
     tags=["Token"],
     summary="Does a token give access to a method of a service?",
     response_model=TokenCheckResponse,
-    responses={status: {"model": Error} for status in (400, 401, 403, 500)},
+    responses={
+        200: {
+            "headers": {
+                "Cache-Control": {
+                    "description": "private, max-age=N: how long a service may keep the "
+                    "answer (a grant: never longer than the reset grace)",
+                    "schema": {"type": "string"},
+                },
+                VALID_FOR_HEADER: {
+                    "description": "Seconds the grant stays true unless the token-event feed "
+                    "deactivates the token first (for validators that follow the feed)",
+                    "schema": {"type": "integer", "minimum": 0},
+                },
+            }
+        },
+        **{status: {"model": Error} for status in (400, 401, 403, 500)},
+    },
 )
 async def check_token(body: TokenCheckRequest, request: Request) -> JSONResponse:
     """200 when the token is paid, active and covers the method; 401 for an unknown token, or
@@ -96,8 +116,11 @@ async def check_token(body: TokenCheckRequest, request: Request) -> JSONResponse
         )
     else:
         decision = invalid_token()
+    headers = {"Cache-Control": f"private, max-age={decision.max_age}"}
+    if decision.valid_for is not None:
+        headers[VALID_FOR_HEADER] = str(decision.valid_for)
     return JSONResponse(
         render.check_body(decision, body.service_name, body.method_name),
         status_code=decision.status,
-        headers={"Cache-Control": f"private, max-age={decision.max_age}"},
+        headers=headers,
     )
