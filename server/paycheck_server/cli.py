@@ -39,6 +39,7 @@ from .clock import SystemClock
 from .db import create_engine
 from .migrate import current_revision, upgrade
 from .registry import StaticCatalog
+from .serving import uvicorn_options
 from .settings import Settings
 from .store import Store
 
@@ -182,8 +183,7 @@ def serve(**overrides: Any) -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        log_level=settings.log_level,
-        server_header=False,
+        **uvicorn_options(settings),
     )
 
 

@@ -20,6 +20,7 @@ from ..store import Store
 from . import client, ops, service
 from .body_limit import BodyLimitMiddleware
 from .errors import install_error_handlers
+from .header_limit import HeaderLimitMiddleware
 from .runtime import Runtime
 
 __all__ = ["app_from_environment", "catalog_source", "create_app"]
@@ -52,6 +53,9 @@ def create_app(
     The database must be migrated (``paycheck-server migrate``, or
     :func:`paycheck_server.migrate.upgrade`); ``paycheck-server serve`` does it before it
     starts. The app's lifespan refreshes a registry catalog and closes the database pool.
+
+    The app refuses request heads and bodies past the limits of ``settings`` (414, 431,
+    413).
 
     Args:
         settings: the settings; read from ``PAYCHECK_*`` variables when omitted.
@@ -96,6 +100,12 @@ def create_app(
     app.state.paycheck = runtime
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    # Added last, so it runs first: a head too large is refused before anything else.
+    app.add_middleware(
+        HeaderLimitMiddleware,
+        max_header_bytes=settings.max_header_bytes,
+        max_headers=settings.max_headers,
+    )
     # The router tries routes in order, and /token/check is what services call all day: first.
     app.include_router(service.router)
     app.include_router(client.router)
