@@ -169,7 +169,6 @@ def serve(**overrides: Any) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     revision = _migrate_or_fail(settings.database_url)
     _export(overrides)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:  %(message)s")
     click.echo(
         f"{PROG} {__version__}: listening on http://{settings.host}:{settings.port} "
         f"({settings.workers} worker{'s' if settings.workers > 1 else ''}); "

@@ -1,5 +1,5 @@
-"""What ``paycheck-server serve`` hands to uvicorn: the protocol that limits request heads;
-and what a worker process does with it."""
+"""What ``paycheck-server serve`` hands to uvicorn: the protocol that limits request heads,
+and a logging configuration; and what a worker process does with them."""
 
 from __future__ import annotations
 
@@ -36,15 +36,16 @@ def test_without_httptools_h11_buffers_no_more_than_a_head_within_the_limits(
     assert options["h11_max_incomplete_event_size"] == limits.max_raw_head_bytes
 
 
-def test_the_log_level_and_the_server_header_stay_as_they_were() -> None:
+def test_the_log_level_applies_to_every_logger() -> None:
     options = uvicorn_options(Settings(log_level="warning"))
 
     assert options["log_level"] == "warning"
+    assert options["log_config"]["root"] == {"handlers": ["default"], "level": "WARNING"}
     assert options["server_header"] is False
 
 
 # uvicorn's supervisor kills a worker that does not answer its health checks within 5 s, and
-# the worker answers only once it has unpickled its Config (and applied its log configuration).
+# the worker answers only once it has unpickled its Config and applied the log configuration.
 # Importing paycheck_server there (fastapi, sqlalchemy, ...) took longer than that on a busy
 # machine: every worker was killed and replaced, forever.
 SUPERVISOR = """
