@@ -39,6 +39,7 @@ from .clock import SystemClock
 from .db import create_engine
 from .migrate import current_revision, upgrade
 from .registry import StaticCatalog
+from .serving import uvicorn_options
 from .settings import Settings
 from .store import Store
 
@@ -168,7 +169,6 @@ def serve(**overrides: Any) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     revision = _migrate_or_fail(settings.database_url)
     _export(overrides)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:  %(message)s")
     click.echo(
         f"{PROG} {__version__}: listening on http://{settings.host}:{settings.port} "
         f"({settings.workers} worker{'s' if settings.workers > 1 else ''}); "
@@ -182,8 +182,7 @@ def serve(**overrides: Any) -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        log_level=settings.log_level,
-        server_header=False,
+        **uvicorn_options(settings),
     )
 
 

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     """The longest period a bill may cover."""
     max_body_bytes: int = Field(65536, ge=1024)
     """Requests with a larger body get 413."""
+    max_header_bytes: int = Field(16384, ge=1024, le=1048576)
+    """The URL and the header names and values of a request, together, in bytes: a longer
+    URL gets 414, larger header fields get 431."""
+    max_headers: int = Field(100, ge=1, le=10000)
+    """Requests with more header fields get 431."""
     idempotency_ttl_seconds: int = Field(86400, ge=86400)
     """How long an ``Idempotency-Key`` is remembered (at least 24 hours)."""
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"

@@ -14,12 +14,14 @@ from ..clock import Clock, SystemClock
 from ..db import create_engine
 from ..openapi import install_openapi
 from ..payments import PaymentProvider, SandboxProvider
+from ..redaction import install_redaction, redact_handlers
 from ..registry import CatalogSource, RegistryCatalog, StaticCatalog
 from ..settings import Settings
 from ..store import Store
 from . import client, ops, service
 from .body_limit import BodyLimitMiddleware
 from .errors import install_error_handlers
+from .header_limit import HeaderLimitMiddleware
 from .runtime import Runtime
 
 __all__ = ["app_from_environment", "catalog_source", "create_app"]
@@ -52,6 +54,10 @@ def create_app(
     The database must be migrated (``paycheck-server migrate``, or
     :func:`paycheck_server.migrate.upgrade`); ``paycheck-server serve`` does it before it
     starts. The app's lifespan refreshes a registry catalog and closes the database pool.
+
+    The app refuses request heads and bodies past the limits of ``settings`` (414, 431,
+    413), and adds :class:`~paycheck_server.redaction.RedactSecrets` to uvicorn's loggers and
+    its own, so that no token or artifact reaches their logs.
 
     Args:
         settings: the settings; read from ``PAYCHECK_*`` variables when omitted.
@@ -96,6 +102,14 @@ def create_app(
     app.state.paycheck = runtime
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    # Added last, so it runs first: a head too large is refused before anything else.
+    app.add_middleware(
+        HeaderLimitMiddleware,
+        max_header_bytes=settings.max_header_bytes,
+        max_headers=settings.max_headers,
+    )
+    # Request lines and error messages may quote a token sent where it does not belong.
+    install_redaction()
     # The router tries routes in order, and /token/check is what services call all day: first.
     app.include_router(service.router)
     app.include_router(client.router)
@@ -105,5 +119,12 @@ def create_app(
 
 
 def app_from_environment() -> FastAPI:
-    """The app configured by ``PAYCHECK_*`` variables (what ``paycheck-server serve`` runs)."""
-    return create_app(Settings())
+    """The app configured by ``PAYCHECK_*`` variables (what ``paycheck-server serve`` runs).
+
+    It also puts the log handlers of the process (the root logger's and uvicorn's) behind
+    :class:`~paycheck_server.redaction.RedactSecrets`, so that no log line of any logger
+    shows a token or an artifact.
+    """
+    app = create_app(Settings())
+    redact_handlers()
+    return app

@@ -6,10 +6,10 @@ is counted as it streams, and the request fails with 413 as soon as it passes th
 
 from __future__ import annotations
 
-import json
-
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._refusal import refuse
 
 __all__ = ["BodyLimitMiddleware"]
 
@@ -48,10 +48,10 @@ class BodyLimitMiddleware:
                 try:
                     declared = int(value)
                 except ValueError:
-                    await _refuse(send, 400, "Content-Length is not a number")
+                    await refuse(send, 400, "Content-Length is not a number")
                     return
                 if declared > limit:
-                    await _refuse(send, 413, _TooLarge(limit).detail)
+                    await refuse(send, 413, _TooLarge(limit).detail)
                     return
         received = 0
         started = False
@@ -76,20 +76,4 @@ class BodyLimitMiddleware:
             # The app's exception handlers usually answer first; this covers code that reads
             # the body outside them.
             if not started:
-                await _refuse(send, 413, exc.detail)
-
-
-async def _refuse(send: Send, status: int, description: str) -> None:
-    body = json.dumps({"description": description}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+                await refuse(send, 413, exc.detail)
