@@ -26,6 +26,29 @@ async def test_a_wrong_method_is_a_405_naming_the_right_one(api: Api) -> None:
     assert response.json() == {"description": "GET is not allowed on /bill; use POST"}
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/tokens/{secret}"),
+        ("GET", "/{secret}"),
+        ("DELETE", "/token/check/../{secret}"),
+        ("PUT", "/bill"),
+        ("GET", "/pay"),
+    ],
+)
+async def test_an_error_answer_never_echoes_a_secret_in_the_path(
+    api: Api, method: str, path: str
+) -> None:
+    token = await api.token()
+    for secret in (token, token.replace("_", "%5F", 1)):
+        url = path.format(secret=secret) if "{secret}" in path else f"{path}/{secret}"
+        response = await api.http.request(method, url)
+
+        assert response.status_code in {404, 405}
+        assert token[4:] not in response.text
+        assert "[redacted]" in response.json()["description"]
+
+
 async def test_a_body_that_is_not_json_is_a_400(api: Api) -> None:
     response = await api.http.post(
         "/bill", content=b"{not json", headers={"content-type": "application/json"}

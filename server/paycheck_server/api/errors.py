@@ -18,6 +18,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
 from ..errors import PaycheckServerError
+from ..redaction import redact
 
 __all__ = ["describe_validation", "error_response", "install_error_handlers"]
 
@@ -81,10 +82,12 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     headers = dict(exc.headers or {})
     if exc.status_code == 404:
-        description = f"No such endpoint: {request.method} {request.url.path}"
+        description = f"No such endpoint: {request.method} {redact(request.url.path)}"
     elif exc.status_code == 405:
         allowed = headers.get("Allow") or headers.get("allow") or "another method"
-        description = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
+        description = (
+            f"{request.method} is not allowed on {redact(request.url.path)}; use {allowed}"
+        )
     else:
         description = str(exc.detail)
     return error_response(exc.status_code, description, headers)
