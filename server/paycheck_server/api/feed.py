@@ -8,10 +8,11 @@ once.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
 from ..errors import NotFoundError
@@ -19,7 +20,7 @@ from ..events.stream import Subscription
 from .runtime import Runtime
 from .schemas import Error
 
-__all__ = ["router"]
+__all__ = ["Deactivation", "Heartbeat", "Reset", "router"]
 
 router = APIRouter(tags=["Token"])
 
@@ -28,17 +29,87 @@ router = APIRouter(tags=["Token"])
 _SEND_TIMEOUT_SECONDS = 30.0
 _SHUTDOWN_GRACE_SECONDS = 1.0
 
-_STREAM_DESCRIPTION = """\
-Server-Sent Events, one JSON object per `data:` line:
 
-- `event: deactivated`, `id: <event id>`: `{"service", "tokenDigest", "stopsAt", "reason"}`:
-  the token whose SHA-256 hex digest is `tokenDigest` is refused from `stopsAt` (RFC 3339 UTC,
-  possibly past) on; `reason` is `revoked`, `reset` or `replaced`.
-- `event: heartbeat` (no `id:`): `{"lastEventId", "serverTime", "heartbeatSeconds"}`, first
-  and then every `heartbeatSeconds`.
-- `event: reset`, `id: <newest id>`: `{"description", "lastEventId"}`: the events after the
-  requested id are no longer kept; drop every cached answer and go on from `lastEventId`.
-"""
+class Deactivation(BaseModel):
+    """The ``data`` of ``event: deactivated``."""
+
+    service: str = Field(description="The service name of the token's bill.")
+    token_digest: str = Field(
+        alias="tokenDigest",
+        pattern="^[0-9a-f]{64}$",
+        description="SHA-256 hex digest of the token (UTF-8): never the token.",
+    )
+    stops_at: str = Field(
+        alias="stopsAt",
+        description="RFC 3339 UTC instant from which the token is refused; may be past.",
+    )
+    reason: Literal["revoked", "reset", "replaced"]
+
+
+class Heartbeat(BaseModel):
+    """The ``data`` of ``event: heartbeat``."""
+
+    last_event_id: int = Field(
+        alias="lastEventId", ge=0, description="The newest event id delivered, any service."
+    )
+    server_time: str = Field(alias="serverTime", description="RFC 3339 UTC.")
+    heartbeat_seconds: float = Field(
+        alias="heartbeatSeconds", gt=0, description="The interval of heartbeats."
+    )
+
+
+class Reset(BaseModel):
+    """The ``data`` of ``event: reset``."""
+
+    description: str
+    last_event_id: int = Field(alias="lastEventId", ge=0, description="Go on from this id.")
+
+
+def _message_schema(
+    event: str, data: type[BaseModel], *, with_id: bool, description: str
+) -> dict[str, Any]:
+    required = ["event", "data", *(["id"] if with_id else [])]
+    return {
+        "title": data.__name__,
+        "description": description,
+        "type": "object",
+        "required": required,
+        "properties": {
+            "event": {"const": event},
+            "id": {"type": "string", "pattern": "^[0-9]+$"},
+            "retry": {"type": "integer"},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": data.model_json_schema(by_alias=True),
+            },
+        },
+    }
+
+
+# Each message of the stream; `data` is a JSON object, as its contentSchema says.
+_MESSAGE = {
+    "oneOf": [
+        _message_schema(
+            "deactivated",
+            Deactivation,
+            with_id=True,
+            description="The token is refused from stopsAt on; id is the event id.",
+        ),
+        _message_schema(
+            "heartbeat",
+            Heartbeat,
+            with_id=False,
+            description="First (with retry), then every heartbeatSeconds; sends no id.",
+        ),
+        _message_schema(
+            "reset",
+            Reset,
+            with_id=True,
+            description="The requested events are gone: drop every cached answer, go on.",
+        ),
+    ]
+}
 
 
 @router.get(
@@ -47,8 +118,8 @@ Server-Sent Events, one JSON object per `data:` line:
     response_class=Response,
     responses={
         200: {
-            "description": _STREAM_DESCRIPTION,
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "Server-Sent Events: deactivated, heartbeat and reset messages",
+            "content": {"text/event-stream": {"schema": _MESSAGE}},
         },
         400: {"model": Error, "description": "`service` is missing, empty or too long"},
         404: {"model": Error, "description": "The feed is disabled on this server"},
