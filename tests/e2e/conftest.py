@@ -118,6 +118,10 @@ class LiveServer:
         """Stop the process gracefully (SIGTERM) and wait for it."""
         self._signal(signal.SIGTERM)
 
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` and wait for the process to exit (SIGKILL after 15 s)."""
+        self._signal(signum)
+
     def kill(self) -> None:
         """Kill the process at once (SIGKILL), as a crash would."""
         self._signal(signal.SIGKILL)

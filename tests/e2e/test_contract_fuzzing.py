@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,16 @@ def operations() -> list[Any]:
             label = result.ok().label
             cases.append(pytest.param(name, label, id=f"{name} {label}"))
     return cases
+
+
+@pytest.fixture
+def live_server(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
+    """The server, with a fast feed heartbeat.
+
+    Schemathesis reads an endless event stream (``GET /token/events``) until 20 messages came
+    or the request's timeout passed: at the default 2 s heartbeat, 30 s per request.
+    """
+    return live_server_factory(feed_heartbeat_seconds=0.02)
 
 
 def real_values(url: str) -> dict[str, list[Any]]:
