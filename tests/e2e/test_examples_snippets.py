@@ -10,6 +10,8 @@ what runs here:
 * ``cli.sh`` runs with bash (``set -euo pipefail``) against the same server;
 * ``install_*.sh`` run with pip told, through its environment, to resolve without installing
   and without the network (``PIP_DRY_RUN``, ``PIP_NO_INDEX``, ``PIP_NO_BUILD_ISOLATION``);
+* ``shop.py``, ``conftest.py`` and ``test_shop.py`` are a user's project, run with pytest by
+  ``tests/e2e/test_pytest_plugin.py``;
 * ``serve_*.sh`` start real ``paycheck-server`` processes on a free port
   (``PAYCHECK_PORT``); the test waits for ``/readyz`` and reads ``/services``. The addresses the
   page uses for machines the test does not have (the PostgreSQL host, the registry) are replaced
@@ -55,7 +57,7 @@ PYTHON_SCRIPTS = [
     "tokens.py",
     "validator.py",
 ]
-INSTALLS = ["install_cli.sh", "install_extras.sh", "install_server.sh"]
+INSTALLS = ["install_cli.sh", "install_extras.sh", "install_server.sh", "install_testing.sh"]
 DOCUMENTED_POSTGRES = "postgresql+asyncpg://paycheck:secret@db.internal:5432/paycheck"
 DOCUMENTED_REGISTRY = "http://registry.internal:8080"
 REGISTRY_SERVICES = [
@@ -330,5 +332,9 @@ def test_every_snippet_file_is_run() -> None:
         "catalog.toml",  # served by serve_sqlite.sh
         "serve_postgres.sh",
         "serve_registry.sh",
+        # A user's project and its tests, run by tests/e2e/test_pytest_plugin.py.
+        "shop.py",
+        "conftest.py",
+        "test_shop.py",
     }
     assert {path.name for path in SNIPPETS.iterdir()} == run
