@@ -319,7 +319,7 @@ def paycheck_server_factory(
         catalog_path = _catalog_file(catalog, directory)
         port = _free_port()
         database_url = database_url or f"sqlite+aiosqlite:///{directory / 'paycheck.db'}"
-        # The session's own PAYCHECK_* variables (a service's PAYCHECK_SERVER_URL, say) are not
+        # The session's own PAYCHECK_* variables (the service's server URL, say) are not
         # the server's settings.
         env = {
             name: value for name, value in os.environ.items() if not name.startswith("PAYCHECK_")
