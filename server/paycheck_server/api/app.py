@@ -17,7 +17,7 @@ from ..payments import PaymentProvider, SandboxProvider
 from ..registry import CatalogSource, RegistryCatalog, StaticCatalog
 from ..settings import Settings
 from ..store import Store
-from . import client, ops, service
+from . import client, home, ops, service
 from .body_limit import BodyLimitMiddleware
 from .errors import install_error_handlers
 from .runtime import Runtime
@@ -100,6 +100,7 @@ def create_app(
     app.include_router(service.router)
     app.include_router(client.router)
     app.include_router(ops.router)
+    app.include_router(home.router)
     install_openapi(app)
     return app
 
