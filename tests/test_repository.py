@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 from pathlib import Path
 
 import pytest
+
+from paycheck_server.cli import cli
+from paycheck_server.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,3 +53,30 @@ def test_the_copied_seed_contract_is_unchanged(name: str) -> None:
     shared = ROOT.parent / "shared" / "seed" / name
     if shared.is_file():
         assert copy.read_bytes() == shared.read_bytes(), f"{copy} differs from {shared}"
+
+
+def readme_server_commands() -> list[str]:
+    """Every ``paycheck-server`` command the README shows in inline code."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return [span for span in re.findall(r"`([^`\n]+)`", text) if "paycheck-server" in span]
+
+
+def test_the_readme_says_how_to_serve_on_another_port() -> None:
+    commands = readme_server_commands()
+    assert any("serve --port" in command for command in commands)
+    assert any(command.startswith("PAYCHECK_PORT=") for command in commands)
+
+
+@pytest.mark.parametrize("command", readme_server_commands())
+def test_a_readme_command_names_only_real_flags_and_variables(command: str) -> None:
+    words = shlex.split(command)
+    while "=" in words[0]:
+        variable = words.pop(0).partition("=")[0]
+        assert variable.removeprefix("PAYCHECK_").lower() in Settings.model_fields, variable
+    program, *args = words
+    assert program.endswith("paycheck-server")
+    args = [arg for arg in args if arg not in ("-h", "--help")]
+    if args and args[0] in cli.commands:
+        cli.commands[args[0]].make_context(args[0], args[1:])  # click.NoSuchOption if not
+    else:
+        cli.make_context("paycheck-server", args)
