@@ -40,9 +40,11 @@ private = true
 FLASK_PROJECT = """\
 from contextlib import contextmanager
 
+import pytest
 from flask import Flask
 
 from paycheck_core import TokenValidator
+from paycheck_core.tokens import generate_token
 from paycheck_integrations.flask import Paycheck
 
 
@@ -70,6 +72,11 @@ def test_200_with_the_token_then_401_after_revoke(paycheck_server):
         assert client.get("/route", headers=bearer(token)).status_code == 200
         paycheck_server.revoke(token)
         assert client.get("/route", headers=bearer(token)).status_code == 401
+
+
+def test_revoking_a_token_the_server_does_not_know_fails(paycheck_server):
+    with pytest.raises(RuntimeError, match="no such token"):
+        paycheck_server.revoke(generate_token())
 
 
 def test_methods_none_buys_every_method_for_sale(paycheck_server):
@@ -134,7 +141,7 @@ def test_a_flask_project_with_the_command_line_catalog_passes(pytester: pytest.P
 
     result = run_user_session(pytester, "--paycheck-catalog", "maps.toml")
 
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
 
 
 def test_the_catalog_comes_from_the_option_else_the_ini_file_else_the_demo(
