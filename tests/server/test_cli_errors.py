@@ -61,13 +61,18 @@ def test_most_settings_have_a_refused_value_to_test_with() -> None:
     assert set(Settings.model_fields) - set(INVALID) <= {"host", "catalog"}
 
 
+@pytest.mark.parametrize("argv", [["serve"], []], ids=["serve", "no command"])
 @pytest.mark.parametrize(("field", "value"), sorted(INVALID.items()))
 def test_a_refused_variable_is_named_and_no_flag_is(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, field: str, value: str
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    field: str,
+    value: str,
+    argv: list[str],
 ) -> None:
     monkeypatch.setenv(f"PAYCHECK_{field.upper()}", value)
 
-    code, err = run(capsys, "serve")
+    code, err = run(capsys, *argv)
 
     assert code == 2
     assert err.startswith(f"paycheck-server: error: invalid PAYCHECK_{field.upper()}: ")
