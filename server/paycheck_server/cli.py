@@ -26,6 +26,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 import uvicorn
+from click.core import ParameterSource
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -58,6 +59,19 @@ class StartupError(Exception):
     """A reason the command cannot run, said in one line."""
 
 
+def _given_as(field: str) -> str:
+    """The flag or the variable that gave the setting ``field`` its value, as the user typed it."""
+    context = click.get_current_context(silent=True)
+    if (
+        context is not None
+        and field in {param.name for param in context.command.params}
+        and context.get_parameter_source(field) is ParameterSource.COMMANDLINE
+    ):
+        return f"--{field.replace('_', '-')}"
+    # A flag's variable is read by click, the others by pydantic-settings: a variable either way.
+    return f"PAYCHECK_{field.upper()}"
+
+
 def _settings(overrides: dict[str, Any]) -> Settings:
     try:
         return Settings(**{name: value for name, value in overrides.items() if value is not None})
@@ -65,9 +79,7 @@ def _settings(overrides: dict[str, Any]) -> Settings:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"])
         if field:
-            variable = f"PAYCHECK_{field.upper()}"
-            where = f"--{field.replace('_', '-')} / {variable}"
-            raise StartupError(f"invalid {where}: {error['msg']}") from None
+            raise StartupError(f"invalid {_given_as(field)}: {error['msg']}") from None
         raise StartupError(f"invalid settings: {error['msg']}") from None
 
 
@@ -133,17 +145,24 @@ _DATABASE_URL = click.option(
 @click.version_option(__version__, prog_name=PROG)
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """Paycheck's reference payment server. With no command: serve."""
+    """Paycheck's reference payment server. With no command: serve.
+
+    A command's flags go after it: paycheck-server serve --port 9000.
+    """
     if ctx.invoked_subcommand is None:
         ctx.invoke(serve)
 
 
 @cli.command()
 @click.option("--host", envvar="PAYCHECK_HOST", show_envvar=True, help="Default 127.0.0.1.")
-@click.option("--port", type=int, envvar="PAYCHECK_PORT", show_envvar=True, help="Default 8000.")
+# No click types: Settings checks every value, and its error names the flag or the variable the
+# value came from (click's would name the flag for a value given by the variable).
+@click.option(
+    "--port", metavar="INTEGER", envvar="PAYCHECK_PORT", show_envvar=True, help="Default 8000."
+)
 @click.option(
     "--workers",
-    type=int,
+    metavar="INTEGER",
     envvar="PAYCHECK_WORKERS",
     show_envvar=True,
     help="Server processes (default 1); use PostgreSQL for more.",
@@ -290,12 +309,12 @@ def events() -> None:
 @_DATABASE_URL
 @click.option(
     "--feed-retention-seconds",
-    type=int,
+    metavar="INTEGER",
     envvar="PAYCHECK_FEED_RETENTION_SECONDS",
     show_envvar=True,
     help="Delete the events older than this (default 86400); the newest is always kept.",
 )
-def purge_events_command(database_url: str | None, feed_retention_seconds: int | None) -> None:
+def purge_events_command(database_url: str | None, feed_retention_seconds: str | None) -> None:
     """Delete old token events now (a running server also does it every ten minutes)."""
     settings = _settings(
         {"database_url": database_url, "feed_retention_seconds": feed_retention_seconds}
@@ -308,6 +327,25 @@ def purge_events_command(database_url: str | None, feed_retention_seconds: int |
     click.echo(f"purged {purged} token event{'' if purged == 1 else 's'} older than {retention} s")
 
 
+def _no_such_option(exc: click.NoSuchOption, argv: Sequence[str]) -> str:
+    """Click's message, and where the option goes when it is a command's, not the group's."""
+    message = exc.format_message()
+    if exc.ctx is None or exc.ctx.command is not cli:
+        return message
+    owners = [
+        name
+        for name, command in cli.commands.items()
+        if any(exc.option_name in param.opts for param in command.params)
+    ]
+    if not owners:
+        return message
+    named = [arg for arg in argv if arg in owners]
+    command = named[0] if named else ("serve" if "serve" in owners else owners[0])
+    where = "the command" if len(owners) == 1 else f"a command ({', '.join(owners)})"
+    # The option's value is not repeated: it may be a token or a password in a URL.
+    return f"{message} It goes after {where}: {PROG} {command} {exc.option_name} ..."
+
+
 def _fail(message: str) -> NoReturn:
     click.echo(f"{PROG}: error: {message}", err=True)
     sys.exit(EXIT_USAGE)
@@ -315,13 +353,14 @@ def _fail(message: str) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line with ``argv`` (``sys.argv[1:]`` by default) and exit."""
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        code = cli.main(
-            args=list(argv) if argv is not None else None, prog_name=PROG, standalone_mode=False
-        )
+        code = cli.main(args=args, prog_name=PROG, standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.format_message())
         sys.exit(0)
+    except click.NoSuchOption as exc:
+        _fail(_no_such_option(exc, args))
     except click.ClickException as exc:
         _fail(exc.format_message())
     except click.exceptions.Abort:

@@ -43,7 +43,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_site_builds_strictly_with_a_page_for_each_kind_of_user(site: Path) -> None:
-    for page in ("service-authors", "clients", "operators", "walkthrough"):
+    for page in ("service-authors", "testing", "clients", "operators", "walkthrough"):
         assert (site / "getting-started" / page / "index.html").is_file()
 
 
@@ -69,6 +69,8 @@ def test_the_api_reference_renders_the_public_classes(site: Path) -> None:
         "paycheck_server.create_app",
         "paycheck_server.Settings",
         "paycheck_server.PaymentProvider",
+        "paycheck_server.pytest_plugin.PaycheckServer",
+        "paycheck_server.pytest_plugin.Purchase",
     ):
         assert f'id="{name}"' in pages["server"]
 

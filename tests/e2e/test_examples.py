@@ -3,6 +3,10 @@
 The commands are read from the README itself, so the README cannot drift from what works: the
 blocks after ``<!-- walkthrough: services -->`` start the examples, the blocks after
 ``<!-- walkthrough: client -->`` are run, in order, as one bash script (``set -euo pipefail``).
+Each terminal's block starts by activating the virtualenv (``. .venv/bin/activate``), as a new
+terminal must: the commands run from a copy of the checkout whose ``.venv`` is this test's
+virtualenv, with that virtualenv's ``bin`` taken off ``PATH``, so a step that forgets to
+activate it fails with "command not found".
 Each ``curl`` line ends with a comment naming the status it gets; the test compares them with the
 status lines curl prints. Two things change, and only these: the ports (a free one instead of
 8001-8004, everywhere in the commands) and ``PAYCHECK_SERVER_URL``, which points at the
@@ -43,6 +47,7 @@ _STATUS_COMMENT = re.compile(r"#\s*(\d{3})\b")
 # A body without a final newline runs into the next response's status line: no ^ anchor.
 _STATUS_LINE = re.compile(r"HTTP/[\d.]+ (\d{3}) ")
 _PORT = re.compile(r"--port (\d+)")
+ACTIVATE = ". .venv/bin/activate"
 
 CURL_STAND_IN = '''\
 """curl -s -i [-X METHOD] [-H 'Name: value'] URL, with httpx (curl is not installed here)."""
@@ -77,6 +82,7 @@ class Walkthrough:
     """The README's commands, by step."""
 
     server: list[str]
+    services_setup: str  # the first line of the services' terminal
     services: dict[str, str]  # example module -> the command that starts it
     client: str  # the client steps as one script
     expected_statuses: list[int]  # of the curl lines, in order
@@ -90,7 +96,8 @@ def read_walkthrough(text: str) -> Walkthrough:
         blocks.setdefault(step, []).append(body)
     assert set(blocks) == {"server", "services", "client"}, f"walk-through steps: {set(blocks)}"
     services = {}
-    for line in blocks["services"][0].splitlines():
+    setup, *commands = blocks["services"][0].splitlines()
+    for line in commands:
         module = re.search(r"(\w+_service)\b", line)
         assert module is not None, f"no example module in {line!r}"
         services[module.group(1)] = line.strip()
@@ -105,6 +112,7 @@ def read_walkthrough(text: str) -> Walkthrough:
     assert len(ports) == 1, f"the client steps call one service, not ports {ports}"
     return Walkthrough(
         server=blocks["server"][0].splitlines(),
+        services_setup=setup,
         services=services,
         client=client,
         expected_statuses=statuses,
@@ -128,17 +136,38 @@ def live_url(live_server: Any) -> str:
     return str(live_server.url)
 
 
+IN_A_VENV = sys.prefix != sys.base_prefix
+
+
 @pytest.fixture
 def shell_env(live_url: str, tmp_path: Path) -> dict[str, str]:
-    """The environment of a reader who activated the venv and points at the live server."""
-    path = [str(BIN)]
+    """A new terminal's environment, pointed at the live server: the venv is not active."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PAYCHECK_")}
+    env.pop("VIRTUAL_ENV", None)
+    path = env.get("PATH", "").split(os.pathsep)
+    if IN_A_VENV:
+        path = [entry for entry in path if entry and Path(entry).resolve() != BIN.resolve()]
     if shutil.which("curl") is None:
         path.insert(0, str(write_curl_stand_in(tmp_path / "bin").parent))
-    env = {name: value for name, value in os.environ.items() if not name.startswith("PAYCHECK_")}
-    env["PATH"] = os.pathsep.join([*path, env.get("PATH", "")])
+    env["PATH"] = os.pathsep.join(path)
     env["PAYCHECK_SERVER_URL"] = live_url
     env["NO_COLOR"] = "1"
     return env
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A reader's checkout: ``examples/`` with the four examples, ``.venv`` this test's venv."""
+    root = tmp_path / "checkout"
+    (root / "examples").mkdir(parents=True)
+    for example in EXAMPLES.glob("*_service.py"):
+        shutil.copy(example, root / "examples" / example.name)
+    if IN_A_VENV and (Path(sys.prefix) / "bin" / "activate").is_file():
+        (root / ".venv").symlink_to(sys.prefix, target_is_directory=True)
+    else:  # not a venv (a system Python): an activate script that does what one would
+        (root / ".venv" / "bin").mkdir(parents=True)
+        (root / ".venv" / "bin" / "activate").write_text(f'export PATH="{BIN}:$PATH"\n')
+    return root
 
 
 def write_curl_stand_in(directory: Path) -> Path:
@@ -167,15 +196,16 @@ def wait_until_listening(process: subprocess.Popen[bytes], port: int) -> None:
 
 @pytest.fixture
 def running_example(
-    request: pytest.FixtureRequest, shell_env: dict[str, str]
+    request: pytest.FixtureRequest, shell_env: dict[str, str], checkout: Path
 ) -> Iterator[tuple[str, int]]:
     """Start the README's command for one example, on a free port; yields (module, port)."""
     module: str = request.param
     command = WALKTHROUGH.services[module]
     port = free_port()
+    setup = WALKTHROUGH.services_setup
     process = subprocess.Popen(
-        ["bash", "-c", f"exec {_PORT.sub(f'--port {port}', command)}"],
-        cwd=EXAMPLES,
+        ["bash", "-c", f"{setup} && exec {_PORT.sub(f'--port {port}', command)}"],
+        cwd=checkout,
         env=shell_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -196,7 +226,19 @@ def running_example(
 
 
 def test_the_walkthrough_starts_the_server_with_no_arguments() -> None:
-    assert WALKTHROUGH.server == ["paycheck-server"]
+    assert WALKTHROUGH.server == [ACTIVATE, "paycheck-server"]
+
+
+def test_every_terminal_of_the_walkthrough_activates_the_venv_first() -> None:
+    assert WALKTHROUGH.server[0] == ACTIVATE
+    assert WALKTHROUGH.services_setup == f"{ACTIVATE} && cd examples"
+    assert WALKTHROUGH.client.splitlines()[0] == f"{ACTIVATE} && cd examples"
+
+
+def test_the_walkthroughs_artifact_file_is_ignored_by_git() -> None:
+    patterns = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert "artifact.txt" in patterns  # anywhere in the tree: examples/ is where the steps run
+    assert "--save artifact.txt" in WALKTHROUGH.client
 
 
 def test_the_walkthrough_starts_each_of_the_four_examples() -> None:
@@ -251,18 +293,17 @@ def test_the_curl_stand_in_prints_what_curl_si_prints(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("running_example", sorted(WALKTHROUGH.services), indirect=True)
 def test_the_readme_walkthrough_works_against_the_example(
-    running_example: tuple[str, int], shell_env: dict[str, str], tmp_path: Path
+    running_example: tuple[str, int], shell_env: dict[str, str], checkout: Path
 ) -> None:
     _, port = running_example
     script = WALKTHROUGH.client.replace(
         f"127.0.0.1:{WALKTHROUGH.documented_port}/", f"127.0.0.1:{port}/"
     )
-    work = tmp_path / "client"
-    work.mkdir()
+    work = checkout / "examples"
 
     result = subprocess.run(
         ["bash", "-c", f"set -euo pipefail\n{script}"],
-        cwd=work,
+        cwd=checkout,
         env=shell_env,
         capture_output=True,
         text=True,

@@ -10,6 +10,8 @@ what runs here:
 * ``cli.sh`` runs with bash (``set -euo pipefail``) against the same server;
 * ``install_*.sh`` run with pip told, through its environment, to resolve without installing
   and without the network (``PIP_DRY_RUN``, ``PIP_NO_INDEX``, ``PIP_NO_BUILD_ISOLATION``);
+* ``shop.py``, ``conftest.py`` and ``test_shop.py`` are a user's project, run with pytest by
+  ``tests/e2e/test_pytest_plugin.py``;
 * ``serve_*.sh`` start real ``paycheck-server`` processes on a free port
   (``PAYCHECK_PORT``); the test waits for ``/readyz`` and reads ``/services``. The addresses the
   page uses for machines the test does not have (the PostgreSQL host, the registry) are replaced
@@ -21,9 +23,12 @@ what runs here:
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import json
 import os
+import re
 import runpy
+import shlex
 import shutil
 import signal
 import subprocess
@@ -38,6 +43,8 @@ from typing import Any
 
 import httpx
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from paycheck_core import PaycheckClient
 
@@ -55,7 +62,7 @@ PYTHON_SCRIPTS = [
     "tokens.py",
     "validator.py",
 ]
-INSTALLS = ["install_cli.sh", "install_extras.sh", "install_server.sh"]
+INSTALLS = ["install_cli.sh", "install_extras.sh", "install_server.sh", "install_testing.sh"]
 DOCUMENTED_POSTGRES = "postgresql+asyncpg://paycheck:secret@db.internal:5432/paycheck"
 DOCUMENTED_REGISTRY = "http://registry.internal:8080"
 REGISTRY_SERVICES = [
@@ -182,6 +189,69 @@ def test_the_install_snippet_resolves_its_extras(name: str) -> None:
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     assert "Would install paycheck-suite-" in result.stdout
     assert "does not provide the extra" not in result.stdout + result.stderr
+
+
+# The framework sections of the service authors' page, and the extra each one installs.
+FRAMEWORK_EXTRAS = {"FastAPI": "fastapi", "Starlette (or any ASGI app)": "asgi", "Flask": "flask"}
+
+
+def commands_the_page_runs(page: Path) -> dict[str, list[str]]:
+    """Extra → the programs its section says to run the example with ("Run it with `X ...`")."""
+    runs = {}
+    for section in re.split(r"^## ", page.read_text(encoding="utf-8"), flags=re.MULTILINE):
+        title, _, body = section.partition("\n")
+        if title.strip() in FRAMEWORK_EXTRAS:
+            runs[FRAMEWORK_EXTRAS[title.strip()]] = re.findall(r"Run it with `(\S+)", body)
+    return runs
+
+
+def installed_requirements(line: str) -> list[Requirement]:
+    """The requirements of a ``pip install`` line, the checkout (``.[extra]``) as paycheck-suite."""
+    words = shlex.split(line, comments=True)
+    assert words[:2] == ["pip", "install"], line
+    return [
+        Requirement(word.replace(".", "paycheck-suite", 1) if word.startswith(".") else word)
+        for word in words[2:]
+        if not word.startswith("-")
+    ]
+
+
+def programs_installed_by(requirements: list[Requirement]) -> set[str]:
+    """The console scripts of everything ``requirements`` pull in, read from this venv."""
+    scripts: set[str] = set()
+    queue, seen = list(requirements), set()
+    while queue:
+        requirement = queue.pop()
+        key = (canonicalize_name(requirement.name), frozenset(requirement.extras))
+        if key in seen:
+            continue
+        seen.add(key)
+        dist = importlib.metadata.distribution(requirement.name)
+        scripts.update(ep.name for ep in dist.entry_points if ep.group == "console_scripts")
+        for raw in dist.requires or []:
+            dependency = Requirement(raw)
+            extras = requirement.extras or {""}
+            if dependency.marker is None or any(
+                dependency.marker.evaluate({"extra": extra}) for extra in extras
+            ):
+                queue.append(dependency)
+    return scripts
+
+
+def test_each_install_line_installs_the_program_its_framework_runs_with() -> None:
+    runs = commands_the_page_runs(ROOT / "docs" / "getting-started" / "service-authors.md")
+    lines = (SNIPPETS / "install_extras.sh").read_text(encoding="utf-8").splitlines()
+    by_extra = {}
+    for line in lines:
+        requirements = installed_requirements(line)
+        (extra,) = requirements[0].extras
+        by_extra[extra] = programs_installed_by(requirements)
+
+    assert sorted(runs) == sorted(FRAMEWORK_EXTRAS.values())
+    for extra, programs in runs.items():
+        assert programs, f"the {extra} section says how to run its example"
+        for program in programs:
+            assert program in by_extra[extra], f'"{extra}" installs no {program} command'
 
 
 def test_the_openapi_check_snippet_finds_the_contracts_fresh() -> None:
@@ -330,5 +400,9 @@ def test_every_snippet_file_is_run() -> None:
         "catalog.toml",  # served by serve_sqlite.sh
         "serve_postgres.sh",
         "serve_registry.sh",
+        # A user's project and its tests, run by tests/e2e/test_pytest_plugin.py.
+        "shop.py",
+        "conftest.py",
+        "test_shop.py",
     }
     assert {path.name for path in SNIPPETS.iterdir()} == run

@@ -19,7 +19,7 @@ from ..redaction import install_redaction, redact_handlers
 from ..registry import CatalogSource, RegistryCatalog, StaticCatalog
 from ..settings import Settings
 from ..store import Store
-from . import client, feed, ops, service
+from . import client, feed, home, ops, service
 from .body_limit import BodyLimitMiddleware
 from .errors import install_error_handlers
 from .header_limit import HeaderLimitMiddleware
@@ -129,6 +129,7 @@ def create_app(
     app.include_router(feed.router)
     app.include_router(client.router)
     app.include_router(ops.router)
+    app.include_router(home.router)
     install_openapi(app)
     return app
 

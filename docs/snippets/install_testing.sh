@@ -1,0 +1,1 @@
+pip install -e ".[testing]"    # the pytest plugin and the payment server it runs
