@@ -7,6 +7,7 @@ since only the adapter knows what its framework's routing depends on.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Hashable, Mapping
 from typing import TypeAlias
@@ -85,9 +86,15 @@ class NameMemo(dict[Hashable, str]):
         self.maxsize = maxsize
 
     def remember(self, key: Hashable, name: str) -> str:
-        """Keep ``name`` under ``key`` (forgetting the oldest entry when full); return it."""
-        if len(self) >= self.maxsize:
-            del self[next(iter(self))]
+        """Keep ``name`` under ``key`` (forgetting the oldest entry when full); return it.
+
+        Safe from several threads at once (WSGI servers name requests concurrently).
+        """
+        while len(self) >= self.maxsize:
+            # Another thread may change the memo meanwhile (and evict this very entry): then
+            # look again rather than fail the request.
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                del self[next(iter(self))]
         self[key] = name
         return name
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -200,6 +202,34 @@ def test_a_name_memo_forgets_its_oldest_entry_when_full() -> None:
     for key in ("a", "b", "c"):
         memo.remember(("GET", "", key), key)
     assert list(memo) == [("GET", "", "b"), ("GET", "", "c")]
+
+
+def test_a_name_memo_evicts_safely_from_many_threads_at_once() -> None:
+    # WSGI servers name requests in threads; two evicting the same oldest entry raised
+    # KeyError (a 500), which a flood of distinct paths made likely.
+    memo = NameMemo(maxsize=8)
+    errors: list[BaseException] = []
+
+    def fill(thread: int) -> None:
+        try:
+            for i in range(20_000):
+                memo.remember((thread, i), "x")
+        except BaseException as exc:  # pragma: no cover - the failure being tested for
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=fill, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+
+    assert errors == []
+    assert len(memo) <= 8 + len(threads)  # bounded, give or take one entry per racing thread
 
 
 def test_a_method_name_too_long_to_buy_is_refused_at_configuration() -> None:
