@@ -6,7 +6,8 @@
     paycheck-server serve --port 9000 --database-url postgresql+asyncpg://paycheck@db/paycheck
     paycheck-server migrate               apply the database migrations and exit
     paycheck-server openapi               write docs/openapi/client.yml and service.yml
-    paycheck-server revoke --token pct_…  the token gets 401 from now on
+    paycheck-server revoke --token pct_…  the token gets 401 from now on (and followers learn it)
+    paycheck-server events purge          delete token events older than the feed's retention
 
 Every flag has a ``PAYCHECK_*`` variable (``--database-url`` ↔ ``PAYCHECK_DATABASE_URL``). A bad
 flag, an unusable catalog or an unreachable database is one line on stderr and exit code 2.
@@ -19,15 +20,16 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 import uvicorn
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from paycheck_core import tokens
 
@@ -37,13 +39,16 @@ from .api.app import catalog_source, create_app
 from .catalog import CatalogError, demo_catalog
 from .clock import SystemClock
 from .db import create_engine
-from .migrate import current_revision, upgrade
+from .events import purge_events
+from .migrate import current_revision, head_revision, upgrade
 from .registry import StaticCatalog
 from .serving import uvicorn_options
 from .settings import Settings
 from .store import Store
 
 __all__ = ["cli", "main"]
+
+T = TypeVar("T")
 
 PROG = "paycheck-server"
 EXIT_USAGE = 2
@@ -222,12 +227,36 @@ def openapi(output_dir: Path, check: bool) -> None:
         click.echo(f"wrote {path}")
 
 
-async def _revoke(url: str, token: str) -> str:
-    engine = create_engine(url)
+class SchemaError(Exception):
+    """The database is not at the schema this version needs."""
+
+
+async def _require_head(engine: AsyncEngine) -> None:
+    revision, head = await current_revision(engine), head_revision()
+    if revision != head:
+        raise SchemaError(
+            f"the database is at schema {revision or 'none'}, this version needs {head}: "
+            f"run '{PROG} migrate' first"
+        )
+
+
+def _on_database(url: str, action: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run ``action`` on a migrated database; a failure to use it is a one-line error."""
+
+    async def run() -> T:
+        engine = create_engine(url)
+        try:
+            await _require_head(engine)
+            return await action(engine)
+        finally:
+            await engine.dispose()
+
     try:
-        return await Store(engine, clock=SystemClock()).revoke(tokens.digest(token))
-    finally:
-        await engine.dispose()
+        return asyncio.run(run())
+    except SchemaError as exc:
+        raise StartupError(f"{_safe_url(url)}: {exc}") from None
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        raise StartupError(f"cannot use the database {_safe_url(url)}: {_reason(exc)}") from exc
 
 
 @cli.command()
@@ -238,12 +267,11 @@ def revoke(token: str, database_url: str | None) -> None:
     if not tokens.is_well_formed(token, prefix=tokens.TOKEN_PREFIX):
         raise StartupError("--token is not a Paycheck access token (pct_..., 53 characters)")
     settings = _settings({"database_url": database_url})
-    try:
-        outcome = asyncio.run(_revoke(settings.database_url, token))
-    except (SQLAlchemyError, OSError, TimeoutError) as exc:
-        raise StartupError(
-            f"cannot use the database {_safe_url(settings.database_url)}: {_reason(exc)}"
-        ) from exc
+    digest = tokens.digest(token)
+    outcome = _on_database(
+        settings.database_url,
+        lambda engine: Store(engine, clock=SystemClock()).revoke(digest),
+    )
     if outcome == "unknown":
         click.echo(f"{PROG}: no such token in {_safe_url(settings.database_url)}", err=True)
         raise SystemExit(1)
@@ -251,6 +279,33 @@ def revoke(token: str, database_url: str | None) -> None:
         click.echo("the token had already stopped working; nothing changed")
         return
     click.echo("revoked: the token gets 401 from now on")
+
+
+@cli.group()
+def events() -> None:
+    """The token events that GET /token/events streams."""
+
+
+@events.command("purge")
+@_DATABASE_URL
+@click.option(
+    "--feed-retention-seconds",
+    type=int,
+    envvar="PAYCHECK_FEED_RETENTION_SECONDS",
+    show_envvar=True,
+    help="Delete the events older than this (default 86400); the newest is always kept.",
+)
+def purge_events_command(database_url: str | None, feed_retention_seconds: int | None) -> None:
+    """Delete old token events now (a running server also does it every ten minutes)."""
+    settings = _settings(
+        {"database_url": database_url, "feed_retention_seconds": feed_retention_seconds}
+    )
+    retention = settings.feed_retention_seconds
+    purged = _on_database(
+        settings.database_url,
+        lambda engine: purge_events(engine, now=SystemClock().now(), retention_seconds=retention),
+    )
+    click.echo(f"purged {purged} token event{'' if purged == 1 else 's'} older than {retention} s")
 
 
 def _fail(message: str) -> NoReturn:

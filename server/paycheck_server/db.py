@@ -7,6 +7,9 @@ prefix of a secret. Two constraints carry the concurrency rules, whatever the co
 - ``charges.bill_id`` is UNIQUE: a bill is charged at most once;
 - ``uq_tokens_current``: at most one token per bill has no deadline (is *current*).
 
+``token_events`` is the outbox of the token-event feed (:mod:`paycheck_server.events`): one
+row per token deactivation, written in the transaction that deactivates the token.
+
 SQLite runs in WAL mode with a busy timeout; write transactions start with ``BEGIN
 IMMEDIATE`` so that two writers queue instead of failing halfway (the ``sqlite_begin``
 execution option picks the kind of ``BEGIN``). Datetimes are stored as naive UTC and read back
@@ -44,12 +47,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "TOKEN_EVENT_REASONS",
     "bill_lines",
     "bills",
     "charges",
     "create_engine",
     "idempotency_keys",
     "metadata",
+    "token_events",
     "tokens",
 ]
 
@@ -151,6 +156,27 @@ idempotency_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
 )
+
+
+TOKEN_EVENT_REASONS = ("revoked", "reset", "replaced")
+"""Why a token stopped: ``paycheck-server revoke``, a ``/token/reset``, a second ``/pay``."""
+
+token_events = Table(
+    "token_events",
+    metadata,
+    # AUTOINCREMENT on SQLite: an id is never handed out twice, even after a purge emptied
+    # the table's end (a plain rowid would reuse it, and a follower would miss the event).
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("service_name", String(200), nullable=False),
+    # SHA-256 of the token: the event never carries a secret.
+    Column("token_digest", String(64), nullable=False, index=True),
+    Column("stops_at", UTCDateTime, nullable=False),
+    Column("reason", String(10), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    CheckConstraint("reason IN ('revoked', 'reset', 'replaced')", name="reason"),
+    sqlite_autoincrement=True,
+)
+Index("ix_token_events_service_name_id", token_events.c.service_name, token_events.c.id)
 
 
 def _is_file_sqlite(url: str) -> bool:

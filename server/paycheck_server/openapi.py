@@ -24,7 +24,10 @@ CONTRACTS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Paycheck payment server: client API",
         ("/services", "/bill", "/pay", "/payment/info", "/token/reset"),
     ),
-    "service.yml": ("Paycheck payment server: service API", ("/token/check",)),
+    "service.yml": (
+        "Paycheck payment server: service API",
+        ("/token/check", "/token/events"),
+    ),
 }
 """File name → (title, paths) of each exported contract."""
 

@@ -92,6 +92,14 @@ class Settings(BaseSettings):
     """How long an ``Idempotency-Key`` is remembered (at least 24 hours)."""
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     """Uvicorn's and the server's log level."""
+    feed_enabled: bool = True
+    """Serve the token-event feed ``GET /token/events`` (events are recorded either way)."""
+    feed_heartbeat_seconds: float = Field(2.0, gt=0, le=60)
+    """How often the feed sends a heartbeat; followers call it down after three missed."""
+    feed_retention_seconds: int = Field(86400, ge=1)
+    """How long token events are kept for followers that resume (``Last-Event-ID``)."""
+    feed_poll_seconds: float = Field(0.1, gt=0, le=1)
+    """How often each process reads new token events on SQLite (PostgreSQL is notified)."""
 
     @field_validator("database_url")
     @classmethod

@@ -34,6 +34,7 @@ from .access import TokenState
 from .clock import Clock
 from .domain import BillLine, Period, Quote, bill_deadline
 from .errors import NotFoundError, PaymentDeclinedError
+from .events import append_deactivations
 from .fastread import TokenStateReads
 from .idempotency import NewKey, StoredKey
 from .payments import ChargeDeclined, PaymentProvider
@@ -308,6 +309,7 @@ class Store:
                     .where(db.tokens.c.bill_id == bill.id, db.tokens.c.expires_at.is_(None))
                     .values(expires_at=now + timedelta(seconds=grace_seconds))
                 )
+                await append_deactivations(connection, bill_id=bill.id, reason="replaced", now=now)
                 bill = replace(bill, status="paid")
             await _issue(connection, bill.id, token_digest, now)
             result = PayResult(bill, charged)
@@ -376,6 +378,7 @@ class Store:
                 .where(columns.bill_id == bill.id, columns.expires_at.is_(None))
                 .values(expires_at=now + timedelta(seconds=grace_seconds))
             )
+            await append_deactivations(connection, bill_id=bill.id, reason="reset", now=now)
             await _issue(connection, bill.id, token_digest, now)
         return bill
 
@@ -396,6 +399,9 @@ class Store:
                 .values(expires_at=now)
             )
             if changed.rowcount == 1:
+                await append_deactivations(
+                    connection, token_digest=token_digest, reason="revoked", now=now
+                )
                 return "revoked"
             known = await connection.scalar(
                 select(db.tokens.c.id).where(db.tokens.c.digest == token_digest)

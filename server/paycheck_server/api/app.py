@@ -12,13 +12,14 @@ from .._version import __version__
 from ..catalog import demo_catalog, load_catalog_file
 from ..clock import Clock, SystemClock
 from ..db import create_engine
+from ..events import FeedHub, purge_periodically
 from ..openapi import install_openapi
 from ..payments import PaymentProvider, SandboxProvider
 from ..redaction import install_redaction, redact_handlers
 from ..registry import CatalogSource, RegistryCatalog, StaticCatalog
 from ..settings import Settings
 from ..store import Store
-from . import client, ops, service
+from . import client, feed, ops, service
 from .body_limit import BodyLimitMiddleware
 from .errors import install_error_handlers
 from .header_limit import HeaderLimitMiddleware
@@ -53,7 +54,9 @@ def create_app(
 
     The database must be migrated (``paycheck-server migrate``, or
     :func:`paycheck_server.migrate.upgrade`); ``paycheck-server serve`` does it before it
-    starts. The app's lifespan refreshes a registry catalog and closes the database pool.
+    starts. The app's lifespan refreshes a registry catalog, purges old token events and, at
+    the end, stops the token-event feed and closes the database pool; the feed starts with its
+    first follower.
 
     The app refuses request heads and bodies past the limits of ``settings`` (414, 431,
     413), and adds :class:`~paycheck_server.redaction.RedactSecrets` to uvicorn's loggers and
@@ -71,23 +74,34 @@ def create_app(
     """
     settings = settings or Settings()
     clock = clock or SystemClock()
+    store = Store(create_engine(settings.database_url), clock=clock)
     runtime = Runtime(
         settings=settings,
-        store=Store(create_engine(settings.database_url), clock=clock),
+        store=store,
         clock=clock,
         catalogs=catalogs or catalog_source(settings),
         provider=provider or SandboxProvider(),
+        feed=FeedHub(store.engine, poll_seconds=settings.feed_poll_seconds),
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        refresher = asyncio.create_task(runtime.catalogs.run())
+        tasks = [
+            asyncio.create_task(runtime.catalogs.run()),
+            asyncio.create_task(
+                purge_periodically(
+                    store.engine, clock=clock, retention_seconds=settings.feed_retention_seconds
+                )
+            ),
+        ]
         try:
             yield
         finally:
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await runtime.aclose()
 
     app = FastAPI(
@@ -112,6 +126,7 @@ def create_app(
     install_redaction()
     # The router tries routes in order, and /token/check is what services call all day: first.
     app.include_router(service.router)
+    app.include_router(feed.router)
     app.include_router(client.router)
     app.include_router(ops.router)
     install_openapi(app)

@@ -1,4 +1,4 @@
-"""What the routes share: settings, store, clock, catalog source and payment provider."""
+"""What the routes share: settings, store, clock, catalog source, payment provider, feed."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from ..catalog import Catalog
 from ..clock import Clock
 from ..errors import UnavailableError
+from ..events import FeedHub
 from ..payments import PaymentProvider
 from ..registry import CatalogSource
 from ..settings import Settings
@@ -27,6 +28,7 @@ class Runtime:
     clock: Clock
     catalogs: CatalogSource
     provider: PaymentProvider
+    feed: FeedHub
 
     def catalog(self) -> Catalog:
         """The catalog in force.
@@ -43,7 +45,8 @@ class Runtime:
         return catalog
 
     async def aclose(self) -> None:
-        """Close the database pool and the catalog source."""
+        """Stop the token-event feed, close the catalog source and the database pool."""
+        await self.feed.aclose()
         await self.catalogs.aclose()
         await self.store.aclose()
 
