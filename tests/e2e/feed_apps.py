@@ -116,7 +116,7 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -133,9 +133,9 @@ def main() -> None:
 
         uvicorn.run(app, host="127.0.0.1", port=options.port, log_level="warning")
     elif options.kind == "flask":
-        from werkzeug.serving import make_server as werkzeug_server
-
         import logging
+
+        from werkzeug.serving import make_server as werkzeug_server
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         werkzeug_server("127.0.0.1", options.port, app, threaded=True).serve_forever()
