@@ -6,7 +6,7 @@ on uvicorn), ``fastapi`` (the ``Paycheck.require()`` dependency on uvicorn), ``w
 (``PaycheckWSGIMiddleware`` on a threaded ``wsgiref`` server) or ``flask`` (the extension on
 werkzeug's threaded server). Each sells ``GET /getInfo`` of the demo catalog's
 "Online marketplace" with a validator made with ``ttl=3600``, and answers ``GET /stats``
-(no token needed) with the validator's counters as JSON.
+(no token needed; ``/healthz`` too) with the validator's counters as JSON.
 
 Options: ``--port N``; ``--no-follow`` makes the validator with ``follow=False``. The payment
 server is ``PAYCHECK_SERVER_URL``.
@@ -25,6 +25,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 SERVICE = "Online marketplace"
 TTL = 3600.0
+OPEN = ["/stats", "/healthz"]  # paths that need no token
 
 
 def stats_of(validator: Any) -> dict[str, Any]:
@@ -50,9 +51,13 @@ def asgi_app(url: str, follow: bool) -> Any:
         return JSONResponse(stats_of(validator))
 
     app = Starlette(
-        routes=[Route("/getInfo", get_info, name="getInfo"), Route("/stats", stats, name="stats")]
+        routes=[
+            Route("/getInfo", get_info, name="getInfo"),
+            Route("/stats", stats, name="stats"),
+            Route("/healthz", stats, name="healthz"),
+        ]
     )
-    app.add_middleware(PaycheckMiddleware, validator=validator, exclude_paths=["/stats"])
+    app.add_middleware(PaycheckMiddleware, validator=validator, exclude_paths=OPEN)
     return app
 
 
@@ -71,6 +76,7 @@ def fastapi_app(url: str, follow: bool) -> Any:
         return {"method": grant.method}
 
     @app.get("/stats")
+    @app.get("/healthz")
     async def stats() -> Any:
         return stats_of(validator)
 
@@ -84,14 +90,14 @@ def wsgi_app(url: str, follow: bool) -> Any:
     validator = TokenValidator(url, SERVICE, ttl=TTL, follow=follow)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == "/stats":
+        if environ.get("PATH_INFO") in OPEN:
             body = stats_of(validator)
         else:
             body = {"method": environ[GRANT_KEY].method}
         start_response("200 OK", [("Content-Type", "application/json")])
         return [json.dumps(body).encode()]
 
-    return PaycheckWSGIMiddleware(app, validator=validator, exclude_paths=["/stats"])
+    return PaycheckWSGIMiddleware(app, validator=validator, exclude_paths=OPEN)
 
 
 def flask_app(url: str, follow: bool) -> Any:
@@ -102,9 +108,10 @@ def flask_app(url: str, follow: bool) -> Any:
 
     validator = TokenValidator(url, SERVICE, ttl=TTL, follow=follow)
     app = Flask(__name__)
-    Paycheck(app, validator=validator, exclude_paths=["/stats"])
+    Paycheck(app, validator=validator, exclude_paths=OPEN)
     app.add_url_rule("/getInfo", "getInfo", lambda: {"method": current_grant.method})
     app.add_url_rule("/stats", "stats", lambda: stats_of(validator))
+    app.add_url_rule("/healthz", "healthz", lambda: stats_of(validator))
     return app
 
 
