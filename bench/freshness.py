@@ -256,9 +256,11 @@ def run(
             stack.pop_all().close()
             if traffic.errors:
                 raise RuntimeError(f"live tokens refused under load: {traffic.errors[:3]}")
-        worst.append(_row(delays, "revoke (from the CLI's return)", revoked))
-        worst.append(_row(delays, f"reset (from the end of its {RESET_GRACE} s grace)", reset))
-        worst.append(_row(delays, "revoke while the server is down (from its return)", down))
+        worst.append(_row(delays, "SQLite: revoke (from the CLI's return)", revoked))
+        worst.append(_row(delays, f"SQLite: reset (from its {RESET_GRACE} s grace end)", reset))
+        worst.append(
+            _row(delays, "SQLite: revoke while the server is down (from its return)", down)
+        )
         hits = sum(a["hits"] - b["hits"] for a, b in zip(after, before, strict=True))
         misses = sum(a["misses"] - b["misses"] for a, b in zip(after, before, strict=True))
         hit_rate = hits / max(1, hits + misses)
