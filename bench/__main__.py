@@ -24,10 +24,11 @@ BENCHMARKS = (
     "server_throughput",
     "server_scale",
     "cache_memory",
+    "freshness",
 )
 """The benchmark modules, in the order of the issue (the slow memory one last)."""
 
-SERVER_BENCHMARKS = ("server_throughput", "server_scale")
+SERVER_BENCHMARKS = ("server_throughput", "server_scale", "freshness")
 """The benchmarks that run servers and take the PostgreSQL and load generator options."""
 
 

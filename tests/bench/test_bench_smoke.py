@@ -63,6 +63,7 @@ def test_script_prints_its_table_on_tiny_sizes(script: str, title: str) -> None:
     [
         ("bench.server_throughput", "5. Server /token/check under load"),
         ("bench.server_scale", "6. /token/check with 100 vs 1,000 issued tokens"),
+        ("bench.freshness", "8. Freshness: deactivation to refusal at 4 services"),
     ],
 )
 def test_server_script_prints_its_table_on_sqlite(script: str, title: str) -> None:
