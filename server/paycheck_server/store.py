@@ -269,8 +269,8 @@ class Store:
     ) -> PayResult:
         """Pay the bill of an artifact (once ever) and issue a new current token.
 
-        On a bill paid before nothing is charged; the previous current token keeps working
-        for ``grace_seconds`` and tokens already in their grace keep their deadline.
+        On a bill paid before nothing is charged; the previous current token keeps working for
+        ``grace_seconds`` and one already in its grace stops at once, as on a reset.
 
         Raises:
             NotFoundError: the artifact is unknown, or its unpaid bill has expired.
@@ -303,11 +303,7 @@ class Store:
             if not charged:
                 if not await self._lock_paid_bill(connection, bill.id):
                     raise NotFoundError(_not_paid(bill, now))
-                await connection.execute(
-                    update(db.tokens)
-                    .where(db.tokens.c.bill_id == bill.id, db.tokens.c.expires_at.is_(None))
-                    .values(expires_at=now + timedelta(seconds=grace_seconds))
-                )
+                await _supersede_tokens(connection, bill.id, now=now, grace_seconds=grace_seconds)
                 bill = replace(bill, status="paid")
             await _issue(connection, bill.id, token_digest, now)
             result = PayResult(bill, charged)
@@ -352,8 +348,8 @@ class Store:
     ) -> StoredBill:
         """Issue a new current token for a paid bill.
 
-        The previous current token works ``grace_seconds`` more; tokens already in their
-        grace stop at once.
+        The previous current token works ``grace_seconds`` more; a token already in its
+        grace stops at once.
 
         Raises:
             NotFoundError: the artifact is unknown, or its bill is not paid.
@@ -365,17 +361,7 @@ class Store:
                 raise NotFoundError(ARTIFACT_NOT_FOUND)
             if not await self._lock_paid_bill(connection, bill.id):
                 raise NotFoundError(_not_paid(bill, now))
-            columns = db.tokens.c
-            await connection.execute(
-                update(db.tokens)
-                .where(columns.bill_id == bill.id, columns.expires_at > now)
-                .values(expires_at=now)
-            )
-            await connection.execute(
-                update(db.tokens)
-                .where(columns.bill_id == bill.id, columns.expires_at.is_(None))
-                .values(expires_at=now + timedelta(seconds=grace_seconds))
-            )
+            await _supersede_tokens(connection, bill.id, now=now, grace_seconds=grace_seconds)
             await _issue(connection, bill.id, token_digest, now)
         return bill
 
@@ -387,20 +373,49 @@ class Store:
         """
         now = self._clock.now()
         async with self._write() as connection:
-            changed = await connection.execute(
-                update(db.tokens)
-                .where(
-                    db.tokens.c.digest == token_digest,
-                    or_(db.tokens.c.expires_at.is_(None), db.tokens.c.expires_at > now),
-                )
-                .values(expires_at=now)
-            )
-            if changed.rowcount == 1:
+            if await _revoke_token(connection, token_digest, now):
                 return "revoked"
             known = await connection.scalar(
                 select(db.tokens.c.id).where(db.tokens.c.digest == token_digest)
             )
         return "unknown" if known is None else "already"
+
+
+# --- tokens: every deactivation goes through one of the two functions below ------------------
+
+
+async def _supersede_tokens(
+    connection: AsyncConnection, bill_id: str, *, now: datetime, grace_seconds: int
+) -> None:
+    """Make room for a new current token of a (locked) bill: a reset, or a ``/pay`` of a paid bill.
+
+    The token in its grace stops now and the current one starts its grace, so that a bill has
+    at most one current token and one in its grace, whichever endpoint issues them.
+    """
+    columns = db.tokens.c
+    await connection.execute(
+        update(db.tokens)
+        .where(columns.bill_id == bill_id, columns.expires_at > now)
+        .values(expires_at=now)
+    )
+    await connection.execute(
+        update(db.tokens)
+        .where(columns.bill_id == bill_id, columns.expires_at.is_(None))
+        .values(expires_at=now + timedelta(seconds=grace_seconds))
+    )
+
+
+async def _revoke_token(connection: AsyncConnection, token_digest: str, now: datetime) -> bool:
+    """Stop the token with this digest now; ``False`` when it is unknown or stopped already."""
+    changed = await connection.execute(
+        update(db.tokens)
+        .where(
+            db.tokens.c.digest == token_digest,
+            or_(db.tokens.c.expires_at.is_(None), db.tokens.c.expires_at > now),
+        )
+        .values(expires_at=now)
+    )
+    return changed.rowcount == 1
 
 
 async def _issue(

@@ -209,8 +209,9 @@ async def pay(
     """Charge the bill once and issue a token.
 
     Paying a paid bill charges nothing and answers "Payment already processed" with a fresh
-    token; the previous token keeps working for the reset grace period. The sandbox declines
-    the test cards ``4000000000000002`` and ``4000000000009995`` with a 402.
+    token; as on a reset, the previous token keeps working for the grace period and one
+    already in its grace stops. The sandbox declines the test cards ``4000000000000002`` and
+    ``4000000000009995`` with a 402.
     """
     call = _idempotent(
         runtime, "pay", idempotency_key, body, prefix=tokens.TOKEN_PREFIX, field="token"
