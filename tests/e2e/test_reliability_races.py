@@ -104,6 +104,7 @@ async def test_100_parallel_payments_charge_once_and_leave_two_working_tokens(
         ("paid", 1)
     ]
     assert len(await rows(database, "SELECT id FROM tokens WHERE expires_at IS NULL")) == 1
+    assert len(await rows(database, "SELECT * FROM charge_attempts")) == 0
     # The current token and the one it replaced work; every other one has stopped.
     assert await statuses(servers, [body["token"] for body in bodies]) == {
         200: 2,
