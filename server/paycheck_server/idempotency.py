@@ -9,8 +9,9 @@ request is *derived from the key*::
 
 The database keeps ``sha256(key)`` (to find the record), the random ``salt``, a digest of the
 request body, the answer without its secret, and the digest of the secret. A replay recomputes
-the secret from the key the client sends again. The key is therefore as good as the secret:
-**use a random UUID as the key** (the server refuses keys shorter than 16 characters).
+the secret from the key the client sends again. The key is therefore a credential, as good as
+the secret it gives back: the server refuses keys that are too weak to be one (see
+:func:`paycheck_core.tokens.idempotency_key_problem`); **use a random UUID as the key**.
 
 ``/pay`` stores its key's record before it calls the payment provider, with no answer yet
 (*in progress*), and adds the answer when it is done. A retry of a request cut off in between
@@ -82,8 +83,10 @@ def validate_key(key: str) -> str:
     """Check an ``Idempotency-Key`` header value and return it.
 
     Raises:
-        BadRequestError: the key is shorter than 16 or longer than 255 characters, or holds
-            characters other than visible ASCII.
+        BadRequestError: the key is shorter than 16 or longer than 255 characters, holds
+            characters other than visible ASCII, or is too weak to be a secret (fewer than 128
+            bits of estimated randomness, repetitive or sequential, a UUID other than version
+            4); the description says what a key must be and never quotes it.
     """
     problem = tokens.idempotency_key_problem(key)
     if problem is not None:

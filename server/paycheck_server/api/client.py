@@ -46,8 +46,14 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        description="A random UUID: retrying with the same key and body replays the first "
-        "answer; another body with the same key is a 400. Kept for at least 24 hours.",
+        description="A secret of at least 128 bits, such as a random UUID (uuid4) or 32 random "
+        "hex or base62 characters. Retrying with the same key and body replays the first answer, "
+        "its artifact or token included; another body with the same key is a 400. A key too "
+        "weak to be a secret (fewer than 128 bits of estimated randomness, repetitive or "
+        "sequential, a UUID other than version 4) is a 400. Stored only as its SHA-256 digest "
+        "and kept for at least 24 hours. On /pay the key is taken before the payment provider "
+        "is called: after a lost answer or a 503, retry with the same key; the bill is never "
+        "charged twice.",
     ),
 ]
 _NO_STORE = {"Cache-Control": "no-store"}
