@@ -79,8 +79,17 @@ class BaseClient:
         else:
             why = f"the connection failed ({type(exc).__name__})"
         return PaymentServiceUnavailable(
-            f"payment server at {self.base_url}: {call.method} {call.path} {why}"
+            f"payment server at {self.base_url}: {call.method} {call.path} {why}",
+            idempotency_key=call.idempotency_key,
         )
+
+    def _parse(self, call: _wire.Call[T], response: httpx.Response) -> T:
+        try:
+            return call.parse(response)
+        except PaymentServiceUnavailable as exc:
+            # A 5xx of /bill or /pay may come after the work was done: name the key to retry.
+            exc.idempotency_key = call.idempotency_key
+            raise
 
 
 class PaycheckClient(BaseClient):
@@ -120,7 +129,7 @@ class PaycheckClient(BaseClient):
             response = self._http.request(**self._request(call))
         except httpx.HTTPError as exc:
             raise self._unavailable(call, exc) from exc
-        return call.parse(response)
+        return self._parse(call, response)
 
     def list_services(self) -> list[Service]:
         """The catalog: every service with the methods it sells and their prices per day."""
@@ -143,14 +152,17 @@ class PaycheckClient(BaseClient):
             date_to: the last paid day (UTC); not before ``date_from``.
             methods: the methods to buy; all of the service's methods when omitted.
             idempotency_key: retrying with the same key returns the same bill instead of a
-                second one (use a random UUID per bill).
+                second one. By default a new random UUID; a key of your own must be a secret
+                of at least 128 bits (see :func:`paycheck_core.tokens.idempotency_key_problem`).
 
         Raises:
             BadRequestError: a date or method list is not acceptable.
             NotFoundError: the service or a method is unknown.
+            PaymentServiceUnavailable: the server could not answer; retry with its
+                ``idempotency_key`` to get the same bill if it was made.
             TypeError: a date is not a ``datetime.date`` (a ``datetime`` is refused too), or
                 ``methods`` is a single string; nothing is sent.
-            ValueError: ``idempotency_key`` is not 1 to 255 characters long; nothing is sent.
+            ValueError: ``idempotency_key`` is too weak to be a secret; nothing is sent.
         """
         return self._send(_wire.create_bill(service, date_from, date_to, methods, idempotency_key))
 
@@ -165,9 +177,18 @@ class PaycheckClient(BaseClient):
 
         Paying an already paid bill charges nothing and returns a fresh token.
 
+        Args:
+            payment_artifact: the artifact of the bill.
+            card: what to pay with (the sandbox declines its test cards).
+            idempotency_key: as for :meth:`create_bill`: a new random UUID by default.
+
         Raises:
             NotFoundError: the artifact is unknown, or its unpaid bill has expired.
             PaymentDeclinedError: the card was declined.
+            PaymentServiceUnavailable: the server could not answer; the payment may have
+                gone through. Retry with its ``idempotency_key``: the bill is never charged
+                twice, and the answer is the first one.
+            ValueError: ``idempotency_key`` is too weak to be a secret; nothing is sent.
         """
         return self._send(_wire.pay(payment_artifact, card, idempotency_key))
 
@@ -242,7 +263,7 @@ class AsyncPaycheckClient(BaseClient):
             response = await self._http.request(**self._request(call))
         except httpx.HTTPError as exc:
             raise self._unavailable(call, exc) from exc
-        return call.parse(response)
+        return self._parse(call, response)
 
     async def list_services(self) -> list[Service]:
         """The catalog: every service with the methods it sells and their prices per day."""

@@ -72,19 +72,35 @@ class PaymentServiceUnavailable(PaycheckError):  # noqa: N818 - the name the iss
     Attributes:
         status_code: the HTTP status when the server answered (a 5xx, a redirect, or a 200
             whose body was not understood), ``None`` when it did not answer at all.
+        idempotency_key: the ``Idempotency-Key`` the failed ``create_bill`` or ``pay`` sent
+            (``None`` for other calls). The request may have been carried out with no answer
+            coming back: retrying with this key gets the first answer, never a second bill or
+            charge. It is a secret (it gives the answer's artifact or token back), so it is
+            never part of the message.
     """
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.idempotency_key = idempotency_key
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_unavailable, (str(self), self.status_code))
+        return (_rebuild_unavailable, (str(self), self.status_code, self.idempotency_key))
 
 
 def _rebuild(cls: type[APIError], description: str, status_code: int) -> APIError:
     return cls(description, status_code=status_code)
 
 
-def _rebuild_unavailable(message: str, status_code: int | None) -> PaymentServiceUnavailable:
-    return PaymentServiceUnavailable(message, status_code=status_code)
+def _rebuild_unavailable(
+    message: str, status_code: int | None, idempotency_key: str | None = None
+) -> PaymentServiceUnavailable:
+    return PaymentServiceUnavailable(
+        message, status_code=status_code, idempotency_key=idempotency_key
+    )

@@ -25,9 +25,11 @@ from ._exceptions import (
     PaymentServiceUnavailable,
 )
 from ._models import AccessDecision, Bill, Method, Payment, PaymentInfo, PricedMethod, Service
-from .tokens import idempotency_key_problem
+from .tokens import generate_idempotency_key, idempotency_key_problem
 
 T = TypeVar("T")
+
+IDEMPOTENCY_KEY = "Idempotency-Key"
 
 _ERRORS: dict[int, type[APIError]] = {
     400: BadRequestError,
@@ -54,6 +56,11 @@ class Call(Generic[T]):
     parse: Callable[[httpx.Response], T]
     json: Any = None
     headers: Mapping[str, str] | None = None
+
+    @property
+    def idempotency_key(self) -> str | None:
+        """The ``Idempotency-Key`` the call sends, if any."""
+        return None if self.headers is None else self.headers.get(IDEMPOTENCY_KEY)
 
 
 # --- values ----------------------------------------------------------------------------------
@@ -430,10 +437,12 @@ def check_token(token: str, service: str, method: str) -> Call[AccessDecision]:
     )
 
 
-def _idempotency(key: str | None) -> dict[str, str] | None:
+def _idempotency(key: str | None) -> dict[str, str]:
+    # Without a key of the caller's, a new random one: a retry with the key that the
+    # failure names (PaymentServiceUnavailable.idempotency_key) cannot bill or charge twice.
     if key is None:
-        return None
+        return {IDEMPOTENCY_KEY: generate_idempotency_key()}
     problem = idempotency_key_problem(key)
     if problem is not None:
         raise ValueError(f"idempotency_key {problem}")
-    return {"Idempotency-Key": key}
+    return {IDEMPOTENCY_KEY: key}

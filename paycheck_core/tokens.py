@@ -10,6 +10,11 @@ The checksum lets a client or a service reject a mistyped or truncated secret wi
 the payment server, and lets secret scanners recognise a leaked one. The payment server stores
 only :func:`digest` of a secret and looks rows up by it.
 
+An ``Idempotency-Key`` is a client's secret too: the payment server replays an answer, secret
+included, to whoever sends the key again with the same request. :func:`generate_idempotency_key`
+makes one (a random UUID) and :func:`idempotency_key_problem` says why a key is refused (fewer
+than 128 bits of estimated randomness, or repetitive or sequential).
+
 Example::
 
     >>> from paycheck_core import tokens
@@ -24,19 +29,27 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
+import math
 import re
 import secrets
+import string
+import uuid
 import zlib
+from collections import Counter
+from collections.abc import Iterable
 
 __all__ = [
     "ARTIFACT_PREFIX",
     "IDEMPOTENCY_KEY_MAX_LENGTH",
+    "IDEMPOTENCY_KEY_MIN_BITS",
     "IDEMPOTENCY_KEY_MIN_LENGTH",
     "SECRET_LENGTH",
     "TOKEN_PREFIX",
     "constant_time_equal",
     "digest",
     "generate_artifact",
+    "generate_idempotency_key",
     "generate_token",
     "idempotency_key_problem",
     "is_well_formed",
@@ -146,23 +159,112 @@ def constant_time_equal(left: str, right: str) -> bool:
     )
 
 
+# --- Idempotency-Key ---------------------------------------------------------------------------
+# The payment server derives the secret of a replayed answer from the key, so a key is a
+# credential: how strong it is cannot be known from the key alone, so it is estimated,
+# generously for random keys and harshly for made-up ones (idempotency_key_problem says how).
+
 IDEMPOTENCY_KEY_MIN_LENGTH = 16
-"""The shortest ``Idempotency-Key`` the payment server accepts."""
+"""The shortest ``Idempotency-Key`` the payment server accepts (most need more: see the bits)."""
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 """The longest ``Idempotency-Key`` the payment server accepts."""
+
+IDEMPOTENCY_KEY_MIN_BITS = 128
+"""The least estimated randomness of an ``Idempotency-Key``, in bits."""
+
+_ADVICE = "use a random UUID (uuid4) or 32 random hex or base62 characters"
+_UUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+_HEX_LOWER = string.digits + "abcdef"
+_BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+# Smallest first: a key is read in the first alphabet that holds all its characters.
+_ALPHABETS = tuple(
+    frozenset(alphabet)
+    for alphabet in (
+        string.digits,
+        _HEX_LOWER,
+        _HEX_LOWER.upper(),
+        string.ascii_uppercase + "234567",
+        string.ascii_lowercase + "234567",
+        string.digits + string.ascii_lowercase,
+        string.digits + string.ascii_uppercase,
+        _BASE62,
+        _BASE62 + "-_",
+        _BASE62 + "+/",
+        "".join(map(chr, range(ord("!"), ord("~") + 1))),
+    )
+)
+
+
+def generate_idempotency_key() -> str:
+    """Return a new ``Idempotency-Key``: a random UUID (version 4), 122 random bits."""
+    return str(uuid.uuid4())
+
+
+def _alphabet_bits(text: str) -> float:
+    present = set(text)
+    size = next(len(alphabet) for alphabet in _ALPHABETS if present <= alphabet)
+    return math.log2(size)
+
+
+def _repeated_length(text: str) -> int:
+    """The length of the shortest prefix that ``text`` is made of, at least twice over.
+
+    ``len(text)`` when it does not repeat a prefix at least twice.
+    """
+    # The prefix function of Knuth-Morris-Pratt: text is its first n - border characters over
+    # and over (the last time perhaps cut short).
+    border = [0] * len(text)
+    for index in range(1, len(text)):
+        length = border[index - 1]
+        while length and text[index] != text[length]:
+            length = border[length - 1]
+        if text[index] == text[length]:
+            length += 1
+        border[index] = length
+    period = len(text) - border[-1]
+    return period if 2 * period <= len(text) else len(text)
+
+
+def _entropy_bits(values: Iterable[object]) -> float:
+    """The empirical Shannon entropy of ``values``, times their number."""
+    counts = Counter(values)
+    total = sum(counts.values())
+    return -sum(count * math.log2(count / total) for count in counts.values())
 
 
 def idempotency_key_problem(key: str) -> str | None:
     """What is wrong with ``key`` as an ``Idempotency-Key``, or ``None`` when it is fine.
 
-    A key is 16 to 255 visible ASCII characters: when the payment server replays an answer
-    that carries a secret, it derives that secret from the key, so a short key would be
-    guessable. A random UUID (``str(uuid.uuid4())``) is a good key.
+    Whoever sends a key again with the same request gets the first answer, with its artifact or
+    token, so a key must be as hard to guess as a secret: 16 to 255 visible ASCII characters
+    with at least 128 bits of estimated randomness. The estimate:
+
+    1. the key is read in the smallest usual alphabet that holds all its characters (decimal,
+       hexadecimal, base32, base36, base62, base64, printable ASCII); a canonical UUID is read
+       as its 32 hexadecimal digits and must be a random one (version 4);
+    2. a key made of one part repeated counts that part once (``abcdabcd`` as ``abcd``);
+    3. the estimate is ``length * log2(alphabet size)`` and must reach 128 bits: a UUID4 and
+       32 random hexadecimal characters reach it exactly;
+    4. a random key spreads its characters and the steps between neighbours, a made-up one
+       does not (``invoice-000…042``, ``aaaa…``, ``0123…``): the empirical entropy of the
+       characters, and of the steps, must each be at least half the estimate. A random key
+       fails this with a probability far below one in a trillion.
+
+    A UUID4 always passes. A random key of just 128 bits may, rarely, fit a smaller alphabet
+    than the one it was drawn from and be refused (32 hexadecimal digits with no letter: about
+    3 in 10 million); longer keys leave a margin. The estimate refuses keys that are plainly
+    guessable; it cannot prove a key random (``order-17-`` followed by 16 random hex digits
+    passes, with 64 random bits): generate keys, do not make them up.
+
+    The answer completes a sentence that names the key, for example
+    ``f"Idempotency-Key {problem}"``; it never quotes the key, which is a secret.
 
     Example::
 
         >>> idempotency_key_problem("0b9f6a52-5d0e-4a59-9a63-d1f1b0f3c7a1") is None
+        True
+        >>> idempotency_key_problem("invoice-00000042").startswith("is too weak")
         True
     """
     if not IDEMPOTENCY_KEY_MIN_LENGTH <= len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH or not all(
@@ -170,6 +272,23 @@ def idempotency_key_problem(key: str) -> str | None:
     ):
         return (
             f"must be {IDEMPOTENCY_KEY_MIN_LENGTH} to {IDEMPOTENCY_KEY_MAX_LENGTH} visible ASCII "
-            "characters; use a random UUID"
+            f"characters with at least {IDEMPOTENCY_KEY_MIN_BITS} bits of randomness; {_ADVICE}"
         )
+    text = key
+    if _UUID.fullmatch(key):
+        parsed = uuid.UUID(key)
+        if parsed.variant != uuid.RFC_4122 or parsed.version != 4:
+            return f"is a UUID but not a random one (version 4); {_ADVICE}"
+        text = parsed.hex
+        bits = _repeated_length(text) * 4.0
+    else:
+        bits = _repeated_length(text) * _alphabet_bits(text)
+    if bits < IDEMPOTENCY_KEY_MIN_BITS:
+        return (
+            f"is too weak to be a secret (about {bits:.0f} bits; at least "
+            f"{IDEMPOTENCY_KEY_MIN_BITS} are needed): {_ADVICE}"
+        )
+    steps = (ord(right) - ord(left) for left, right in itertools.pairwise(text))
+    if min(_entropy_bits(text), _entropy_bits(steps)) < bits / 2:
+        return f"is too repetitive or sequential to be a secret; {_ADVICE}"
     return None

@@ -25,6 +25,14 @@ with PaycheckClient(SERVER_URL) as client:
     except PaymentDeclinedError as exc:
         print(exc.status_code, exc.description)  # 402; nothing was charged, the bill stays unpaid
 
+    try:
+        payment = client.pay(bill.payment_artifact)
+    except PaymentServiceUnavailable as exc:
+        # The answer was lost, the payment may have gone through: the key the failed call sent
+        # gets the first answer back, and never a second charge.
+        payment = client.pay(bill.payment_artifact, idempotency_key=exc.idempotency_key)
+    print(payment.message)
+
     decision = client.check_token("pct_not-a-real-token", "Weather", "getForecast")
     print(decision.allowed, decision.status)  # False 401: a result, not an exception
 

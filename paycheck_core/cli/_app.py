@@ -98,6 +98,16 @@ Artifact = Annotated[
         show_default=False,
     ),
 ]
+IdempotencyKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--idempotency-key",
+        metavar="KEY",
+        help="Repeating the command with the same KEY answers as the first time, without a "
+        "second bill or charge. A secret: a random UUID is made when omitted, and shown if "
+        "the server does not answer.",
+    ),
+]
 ArtifactFileOption = Annotated[
     str | None,
     typer.Option(
@@ -218,14 +228,7 @@ def bill(
             help="Write the payment artifact to FILE (new, mode 0600) instead of printing it.",
         ),
     ] = None,
-    idempotency_key: Annotated[
-        str | None,
-        typer.Option(
-            "--idempotency-key",
-            metavar="KEY",
-            help="Repeating the command with the same KEY returns the same bill, not a new one.",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKeyOption = None,
     server: Server = DEFAULT_SERVER_URL,
     as_json: AsJson = False,
 ) -> None:
@@ -275,6 +278,7 @@ def pay(
             "--card", metavar="NUMBER", help="The card to charge (the sandbox takes test cards)."
         ),
     ] = None,
+    idempotency_key: IdempotencyKeyOption = None,
     server: Server = DEFAULT_SERVER_URL,
     as_json: AsJson = False,
 ) -> None:
@@ -284,8 +288,9 @@ def pay(
     """
     secret = _artifact(artifact, artifact_file)
     number = normalize_card(card)
+    key = check_idempotency_key(idempotency_key)
     with _client(server, "pay") as client:
-        payment = client.pay(secret, card=number)
+        payment = client.pay(secret, card=number, idempotency_key=key)
     _show(as_json, _render.payment_document(payment), _render.payment_view(payment))
 
 

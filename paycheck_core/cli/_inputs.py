@@ -95,7 +95,8 @@ def check_idempotency_key(key: str | None) -> str | None:
     """Return ``key`` if the server will accept it as an ``Idempotency-Key``.
 
     Raises:
-        InputError: it is not 16 to 255 visible ASCII characters.
+        InputError: it is too weak to be a secret (see
+            :func:`paycheck_core.tokens.idempotency_key_problem`).
     """
     if key is not None:
         problem = tokens.idempotency_key_problem(key)

@@ -257,14 +257,22 @@ def decision_view(decision: AccessDecision) -> list[RenderableType]:
 def describe_failure(exc: PaycheckError, *, server: str, command: str) -> str:
     """One line a person can act on for an SDK exception raised by ``paycheck COMMAND``."""
     if isinstance(exc, PaymentServiceUnavailable):
+        retry = ""
+        if exc.idempotency_key is not None:
+            # The request may have been carried out: the same key answers it again.
+            done = "a bill" if command == "bill" else "a payment"
+            retry = (
+                f". {done.capitalize()} may have been made: retry with --idempotency-key "
+                f"{exc.idempotency_key} to get its answer, never {done} twice"
+            )
         if exc.status_code is None:
             return (
                 f"{exc}. Is paycheck-server running there? Point to another server with "
-                f"--server URL or PAYCHECK_SERVER_URL"
+                f"--server URL or PAYCHECK_SERVER_URL{retry}"
             )
         if exc.status_code >= 500:
-            return f"{server}: {exc}; try again later"
-        return f"{server}: {exc}; is --server a Paycheck payment server?"
+            return f"{server}: {exc}; try again later{retry}"
+        return f"{server}: {exc}; is --server a Paycheck payment server?{retry}"
     if isinstance(exc, PaymentDeclinedError):
         return f"payment declined: {exc.description} (HTTP 402); nothing was charged"
     if isinstance(exc, APIError):

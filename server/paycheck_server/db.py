@@ -10,6 +10,10 @@ prefix of a secret. Two constraints carry the concurrency rules, whatever the co
 ``token_events`` is the outbox of the token-event feed (:mod:`paycheck_server.events`): one
 row per token deactivation, written in the transaction that deactivates the token.
 
+A charge is written down before the provider is called: ``charge_attempts`` holds, per unpaid
+bill, the attempt under way (``pending``: the provider may have charged it) or the last one
+declined; an ``idempotency_keys`` row with no ``response`` yet is a ``/pay`` still in progress.
+
 SQLite runs in WAL mode with a busy timeout; write transactions start with ``BEGIN
 IMMEDIATE`` so that two writers queue instead of failing halfway (the ``sqlite_begin``
 execution option picks the kind of ``BEGIN``). Datetimes are stored as naive UTC and read back
@@ -50,6 +54,7 @@ __all__ = [
     "TOKEN_EVENT_REASONS",
     "bill_lines",
     "bills",
+    "charge_attempts",
     "charges",
     "create_engine",
     "idempotency_keys",
@@ -97,7 +102,8 @@ bills = Table(
     Column("currency", String(3), nullable=False),
     Column("total_minor", BigInteger, nullable=False),
     Column("status", String(10), nullable=False),
-    # Bumped by every token issue: the UPDATE that bumps it is the per-bill lock.
+    # Bumped by every reset: the UPDATE that bumps it is the per-bill lock (a payment takes
+    # the same lock with SELECT ... FOR UPDATE).
     Column("token_generation", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
@@ -126,6 +132,18 @@ charges = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+charge_attempts = Table(
+    "charge_attempts",
+    metadata,
+    Column("bill_id", String(40), ForeignKey("bills.id"), primary_key=True),
+    # Numbered from 1; a new number after a decline, so that the provider's idempotency key
+    # (bill id and number) of a declined attempt is never used again.
+    Column("attempt", Integer, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    CheckConstraint("status IN ('pending', 'declined')", name="status"),
+)
+
 tokens = Table(
     "tokens",
     metadata,
@@ -152,7 +170,8 @@ idempotency_keys = Table(
     Column("request_digest", String(64), nullable=False),
     Column("salt", String(64), nullable=False),
     Column("secret_digest", String(64), nullable=False),
-    Column("response", Text, nullable=False),
+    # NULL while the request is in progress (a /pay claims its key before calling the provider).
+    Column("response", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
 )

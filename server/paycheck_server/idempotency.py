@@ -9,8 +9,13 @@ request is *derived from the key*::
 
 The database keeps ``sha256(key)`` (to find the record), the random ``salt``, a digest of the
 request body, the answer without its secret, and the digest of the secret. A replay recomputes
-the secret from the key the client sends again. The key is therefore as good as the secret:
-**use a random UUID as the key** (the server refuses keys shorter than 16 characters).
+the secret from the key the client sends again. The key is therefore a credential, as good as
+the secret it gives back: the server refuses keys that are too weak to be one (see
+:func:`paycheck_core.tokens.idempotency_key_problem`); **use a random UUID as the key**.
+
+``/pay`` stores its key's record before it calls the payment provider, with no answer yet
+(*in progress*), and adds the answer when it is done. A retry of a request cut off in between
+takes the record over (:meth:`NewKey.resumed`), so that its answer carries the same secret.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from paycheck_core import tokens
@@ -29,6 +34,7 @@ from .errors import BadRequestError
 __all__ = [
     "MAX_KEY_LENGTH",
     "MIN_KEY_LENGTH",
+    "KeyTaken",
     "NewKey",
     "StoredKey",
     "derive_secret",
@@ -43,23 +49,44 @@ MIN_KEY_LENGTH = tokens.IDEMPOTENCY_KEY_MIN_LENGTH
 MAX_KEY_LENGTH = tokens.IDEMPOTENCY_KEY_MAX_LENGTH
 
 
+class KeyTaken(Exception):  # noqa: N818 - a state of the key, not a failure of the server
+    """The key's record belongs to another request: it has an answer, or another body.
+
+    The caller answers as a replay does: the first answer again, or a 400.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class NewKey:
-    """A key seen for the first time: what to store, and the secret its answer carries."""
+    """A key seen for the first time: what to store, and the secret its answer carries.
+
+    It holds the key itself (never stored, never shown in ``repr``) so that a record already
+    stored for it can be taken over with that record's salt.
+    """
 
     endpoint: str
     key_digest: str
     request_digest: str
     salt: str
-    secret: str
+    secret: str = field(repr=False)
+    key: str = field(repr=False)
+    prefix: str
+
+    def resumed(self, salt: str) -> NewKey:
+        """The same key with the ``salt`` of its stored record, and the secret that gives."""
+        if salt == self.salt:
+            return self
+        return replace(self, salt=salt, secret=derive_secret(self.key, salt, self.prefix))
 
 
 def validate_key(key: str) -> str:
     """Check an ``Idempotency-Key`` header value and return it.
 
     Raises:
-        BadRequestError: the key is shorter than 16 or longer than 255 characters, or holds
-            characters other than visible ASCII.
+        BadRequestError: the key is shorter than 16 or longer than 255 characters, holds
+            characters other than visible ASCII, or is too weak to be a secret (fewer than 128
+            bits of estimated randomness, repetitive or sequential, a UUID other than version
+            4); the description says what a key must be and never quotes it.
     """
     problem = tokens.idempotency_key_problem(key)
     if problem is not None:
@@ -96,21 +123,31 @@ def new_key(endpoint: str, key: str, body: Any, *, prefix: str) -> NewKey:
         request_digest=request_digest(endpoint, body),
         salt=salt,
         secret=derive_secret(key, salt, prefix),
+        key=key,
+        prefix=prefix,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class StoredKey:
-    """What the database remembers of a key: enough to replay its answer."""
+    """What the database remembers of a key: enough to replay its answer.
+
+    ``response`` is ``None`` while the first request with the key is still in progress.
+    """
 
     request_digest: str
     salt: str
     secret_digest: str
-    response: dict[str, Any]
+    response: dict[str, Any] | None
 
 
-def replay(stored: StoredKey, *, key: str, request: str, prefix: str, field: str) -> dict[str, Any]:
+def replay(
+    stored: StoredKey, *, key: str, request: str, prefix: str, field: str
+) -> dict[str, Any] | None:
     """The first answer given for ``key``, with its secret derived again.
+
+    Returns ``None`` while the first request is still in progress (or was cut off): the
+    caller goes on with the request, which takes the record over.
 
     Args:
         stored: the record of the key.
@@ -127,6 +164,8 @@ def replay(stored: StoredKey, *, key: str, request: str, prefix: str, field: str
             "Idempotency-Key was already used with a different request body; "
             "use a new key for a new request"
         )
+    if stored.response is None:
+        return None
     secret = derive_secret(key, stored.salt, prefix)
     if not tokens.constant_time_equal(tokens.digest(secret), stored.secret_digest):
         # Only a SHA-256 collision of two keys gets here; never answer with another's secret.

@@ -2,16 +2,24 @@
 
 The concurrency rules live in the SQL, not in read-then-write code:
 
-- paying claims the bill with ``UPDATE bills SET status = 'paid' ... WHERE status = 'unpaid'``
-  and charges only when that update changed a row; ``charges.bill_id`` is UNIQUE besides;
-- every token issue first bumps ``bills.token_generation`` of a paid bill: that update locks
-  the bill's row (PostgreSQL) or holds SQLite's write lock, so issues for one bill happen one
-  after the other, across processes;
+- every write that issues a token first locks the bill's row (PostgreSQL; SQLite holds its
+  write lock anyway): a reset bumps ``bills.token_generation``, a payment selects the row
+  ``FOR UPDATE``; so writes to one bill happen one after the other, across processes.
+  ``charges.bill_id`` is UNIQUE besides;
 - write transactions on SQLite start with ``BEGIN IMMEDIATE`` (see :mod:`paycheck_server.db`).
 
-An operation given a :class:`Memo` also stores its ``Idempotency-Key`` record in the same
-transaction; a concurrent request with the same key then fails on the primary key, rolls back
-everything it did, and replays the winner's answer.
+Paying calls the payment provider, which the database cannot roll back, so it takes two
+transactions. The first *claims* (:mod:`paycheck_server.claims`): it stores the
+``Idempotency-Key`` record with no answer yet and writes the charge attempt down
+(``charge_attempts``), then commits. The second locks the
+bill, calls the provider with the attempt's idempotency key, and records the charge, the token
+and the key's answer. A request cut off between the provider's charge and that commit leaves
+the attempt pending; its retry calls the provider again with the same key and gets the same
+charge back, so the provider has charged a bill exactly when the database says so.
+
+``/bill`` given a :class:`Memo` stores its key's record with the bill, in one transaction; a
+concurrent request with the same key then fails on the primary key, rolls back, and replays
+the winner's answer.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Generic, Literal, TypeVar
 
@@ -29,21 +37,25 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from paycheck_core.tokens import digest as secret_digest
 
-from . import db
+from . import claims, db
 from .access import TokenState
 from .clock import Clock
 from .domain import BillLine, Period, Quote, bill_deadline
-from .errors import NotFoundError, PaymentDeclinedError
+from .errors import NotFoundError, PaymentDeclinedError, UnavailableError
 from .events import append_deactivations
 from .fastread import TokenStateReads
-from .idempotency import NewKey, StoredKey
-from .payments import ChargeDeclined, PaymentProvider
+from .idempotency import KeyTaken, NewKey, StoredKey
+from .payments import Charge, ChargeDeclined, PaymentProvider
 
 __all__ = ["Memo", "PayResult", "Store", "StoredBill"]
 
 T = TypeVar("T")
 
 ARTIFACT_NOT_FOUND = "Artifact is not found"
+
+# A payment claims again when a concurrent request's decline ended the attempt it claimed;
+# more rounds than this mean a storm of declines on one bill.
+_PAY_ROUNDS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +76,14 @@ class StoredBill:
 
 @dataclass(frozen=True, slots=True)
 class PayResult:
-    """The outcome of ``/pay``: the paid bill and whether this request charged it."""
+    """The outcome of ``/pay``: the paid bill, whether this request charged it, its token.
+
+    ``token`` is the plaintext token issued, kept in memory only for the answer.
+    """
 
     bill: StoredBill
     charged: bool
+    token: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +188,8 @@ class Store:
             row = (await connection.execute(query)).one_or_none()
         if row is None:
             return None
-        return StoredKey(row.request_digest, row.salt, row.secret_digest, json.loads(row.response))
+        response = None if row.response is None else json.loads(row.response)
+        return StoredKey(row.request_digest, row.salt, row.secret_digest, response)
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -262,7 +279,7 @@ class Store:
         self,
         artifact_digest: str,
         *,
-        token_digest: str,
+        token: str,
         provider: PaymentProvider,
         card: str | None,
         grace_seconds: int,
@@ -270,76 +287,102 @@ class Store:
     ) -> PayResult:
         """Pay the bill of an artifact (once ever) and issue a new current token.
 
-        On a bill paid before nothing is charged; the previous current token keeps working
-        for ``grace_seconds`` and tokens already in their grace keep their deadline.
+        On a bill paid before nothing is charged; the previous current token keeps working for
+        ``grace_seconds`` and one already in its grace stops at once, as on a reset. A charge
+        attempt left pending by a request cut off is resumed, also after the bill's deadline.
+
+        Args:
+            artifact_digest: the digest of the bill's artifact.
+            token: the new token (without ``memo``); with one, the token is the key's secret.
+            provider: the payment provider.
+            card: what the client pays with.
+            grace_seconds: how long a replaced token keeps working.
+            memo: the ``Idempotency-Key`` to claim first, then answer.
 
         Raises:
             NotFoundError: the artifact is unknown, or its unpaid bill has expired.
-            PaymentDeclinedError: the provider declined; nothing changed.
+            PaymentDeclinedError: the provider declined; nothing was charged.
+            UnavailableError: the provider's outcome is unknown; the attempt stays pending
+                and a retry resolves it.
+            KeyTaken: ``memo``'s key has an answer already, or was used with another body.
         """
+        for _ in range(_PAY_ROUNDS):
+            bill, key = await self._claim_payment(artifact_digest, memo)
+            result = await self._settle_payment(
+                bill,
+                key,
+                token,
+                provider=provider,
+                card=card,
+                grace_seconds=grace_seconds,
+                memo=memo,
+            )
+            if result is not None:
+                return result
+        raise UnavailableError("The bill is being paid by another request; retry in a moment")
+
+    async def _claim_payment(
+        self, artifact_digest: str, memo: Memo[PayResult] | None
+    ) -> tuple[StoredBill, NewKey | None]:
+        # Committed before the provider is called: whatever happens next, the key is taken
+        # and the database knows that a charge of the bill may be under way.
         now = self._clock.now()
         async with self._write() as connection:
             bill = await self._bill(connection, artifact_digest)
             if bill is None:
                 raise NotFoundError(ARTIFACT_NOT_FOUND)
-            charged = False
+            key = None
+            if memo is not None:
+                key = await claims.claim_key(
+                    connection, memo.key, ttl_seconds=memo.ttl_seconds, now=now
+                )
             if bill.status == "unpaid":
-                claim = await connection.execute(
-                    update(db.bills)
-                    .where(
-                        db.bills.c.id == bill.id,
-                        db.bills.c.status == "unpaid",
-                        db.bills.c.expires_at > now,
-                    )
-                    .values(
-                        status="paid",
-                        paid_at=now,
-                        token_generation=db.bills.c.token_generation + 1,
-                    )
+                claimed = await claims.claim_charge_attempt(
+                    connection, bill.id, expired=bill.expires_at <= now, now=now
                 )
-                if claim.rowcount == 1:
-                    await self._charge(connection, bill, provider, card, now)
-                    charged = True
-                    bill = replace(bill, status="paid", paid_at=now)
-            if not charged:
-                if not await self._lock_paid_bill(connection, bill.id):
+                if claimed == "expired":
                     raise NotFoundError(_not_paid(bill, now))
-                await connection.execute(
-                    update(db.tokens)
-                    .where(db.tokens.c.bill_id == bill.id, db.tokens.c.expires_at.is_(None))
-                    .values(expires_at=now + timedelta(seconds=grace_seconds))
-                )
-                await append_deactivations(connection, bill_id=bill.id, reason="replaced", now=now)
-                bill = replace(bill, status="paid")
-            await _issue(connection, bill.id, token_digest, now)
-            result = PayResult(bill, charged)
-            await self._remember(connection, memo, result, now)
-        return result
+        return bill, key
 
-    async def _charge(
+    async def _settle_payment(
         self,
-        connection: AsyncConnection,
         bill: StoredBill,
+        key: NewKey | None,
+        token: str,
         provider: PaymentProvider,
+        *,
         card: str | None,
-        now: datetime,
-    ) -> None:
-        try:
-            charge = await provider.charge(
-                bill_id=bill.id, amount_minor=bill.total_minor, currency=bill.currency, card=card
+        grace_seconds: int,
+        memo: Memo[PayResult] | None,
+    ) -> PayResult | None:
+        """Charge the claimed attempt (or find the bill paid) and issue the token.
+
+        Returns ``None`` when the claim is void (a concurrent request's decline ended the
+        attempt, or removed the key's record): the caller claims again.
+        """
+        now = self._clock.now()
+        async with self._write() as connection:
+            status = await _lock_bill(connection, bill.id)
+            if status == "paid":
+                # A claim written while a concurrent payment recorded its charge: void.
+                await claims.forget_charge_attempt(connection, bill.id)
+            # Failures are returned, not raised, so that this transaction still commits what
+            # it wrote: the void claim above, a declined attempt.
+            outcome = await _charge_and_issue(
+                connection,
+                bill,
+                status,
+                key,
+                token,
+                provider,
+                card=card,
+                grace_seconds=grace_seconds,
+                memo=memo,
+                now=now,
             )
-        except ChargeDeclined as exc:
-            raise PaymentDeclinedError(f"{exc.reason}; nothing was charged") from None
-        await connection.execute(
-            insert(db.charges).values(
-                bill_id=bill.id,
-                amount_minor=bill.total_minor,
-                currency=bill.currency,
-                provider=charge.provider,
-                reference=charge.reference,
-                created_at=now,
-            )
-        )
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
     async def _lock_paid_bill(self, connection: AsyncConnection, bill_id: str) -> bool:
         locked = await connection.execute(
@@ -354,8 +397,8 @@ class Store:
     ) -> StoredBill:
         """Issue a new current token for a paid bill.
 
-        The previous current token works ``grace_seconds`` more; tokens already in their
-        grace stop at once.
+        The previous current token works ``grace_seconds`` more; a token already in its
+        grace stops at once.
 
         Raises:
             NotFoundError: the artifact is unknown, or its bill is not paid.
@@ -367,18 +410,9 @@ class Store:
                 raise NotFoundError(ARTIFACT_NOT_FOUND)
             if not await self._lock_paid_bill(connection, bill.id):
                 raise NotFoundError(_not_paid(bill, now))
-            columns = db.tokens.c
-            await connection.execute(
-                update(db.tokens)
-                .where(columns.bill_id == bill.id, columns.expires_at > now)
-                .values(expires_at=now)
+            await _supersede_tokens(
+                connection, bill.id, now=now, grace_seconds=grace_seconds, reason="reset"
             )
-            await connection.execute(
-                update(db.tokens)
-                .where(columns.bill_id == bill.id, columns.expires_at.is_(None))
-                .values(expires_at=now + timedelta(seconds=grace_seconds))
-            )
-            await append_deactivations(connection, bill_id=bill.id, reason="reset", now=now)
             await _issue(connection, bill.id, token_digest, now)
         return bill
 
@@ -390,23 +424,145 @@ class Store:
         """
         now = self._clock.now()
         async with self._write() as connection:
-            changed = await connection.execute(
-                update(db.tokens)
-                .where(
-                    db.tokens.c.digest == token_digest,
-                    or_(db.tokens.c.expires_at.is_(None), db.tokens.c.expires_at > now),
-                )
-                .values(expires_at=now)
-            )
-            if changed.rowcount == 1:
-                await append_deactivations(
-                    connection, token_digest=token_digest, reason="revoked", now=now
-                )
+            if await _revoke_token(connection, token_digest, now):
                 return "revoked"
             known = await connection.scalar(
                 select(db.tokens.c.id).where(db.tokens.c.digest == token_digest)
             )
         return "unknown" if known is None else "already"
+
+
+# --- tokens: every deactivation goes through one of the two functions below ------------------
+
+
+async def _supersede_tokens(
+    connection: AsyncConnection,
+    bill_id: str,
+    *,
+    now: datetime,
+    grace_seconds: int,
+    reason: Literal["reset", "replaced"],
+) -> None:
+    """Make room for a new current token of a (locked) bill: a reset, or a ``/pay`` of a paid bill.
+
+    The token in its grace stops now and the current one starts its grace, so that a bill has
+    at most one current token and one in its grace, whichever endpoint issues them.
+    """
+    columns = db.tokens.c
+    await connection.execute(
+        update(db.tokens)
+        .where(columns.bill_id == bill_id, columns.expires_at > now)
+        .values(expires_at=now)
+    )
+    await connection.execute(
+        update(db.tokens)
+        .where(columns.bill_id == bill_id, columns.expires_at.is_(None))
+        .values(expires_at=now + timedelta(seconds=grace_seconds))
+    )
+    # In the same transaction: the token-event feed tells every service of both changes.
+    await append_deactivations(connection, bill_id=bill_id, reason=reason, now=now)
+
+
+async def _revoke_token(connection: AsyncConnection, token_digest: str, now: datetime) -> bool:
+    """Stop the token with this digest now; ``False`` when it is unknown or stopped already."""
+    changed = await connection.execute(
+        update(db.tokens)
+        .where(
+            db.tokens.c.digest == token_digest,
+            or_(db.tokens.c.expires_at.is_(None), db.tokens.c.expires_at > now),
+        )
+        .values(expires_at=now)
+    )
+    if changed.rowcount != 1:
+        return False
+    await append_deactivations(connection, token_digest=token_digest, reason="revoked", now=now)
+    return True
+
+
+# --- paying: the work under the bill's lock (the claims are in paycheck_server.claims) -----------
+
+
+async def _charge_and_issue(
+    connection: AsyncConnection,
+    bill: StoredBill,
+    status: str,
+    key: NewKey | None,
+    token: str,
+    provider: PaymentProvider,
+    *,
+    card: str | None,
+    grace_seconds: int,
+    memo: Memo[PayResult] | None,
+    now: datetime,
+) -> PayResult | KeyTaken | PaymentDeclinedError | None:
+    """The payment's work under the bill's lock; ``None`` when the claim is void."""
+    if key is not None:
+        try:
+            key = await claims.key_in_progress(connection, key)
+        except KeyTaken as taken:
+            return taken
+        if key is None:
+            return None
+    charged = False
+    if status == "unpaid":
+        attempt = await claims.pending_attempt(connection, bill.id)
+        if attempt is None:
+            return None
+        try:
+            charge = await claims.charge(
+                provider,
+                bill_id=bill.id,
+                amount_minor=bill.total_minor,
+                currency=bill.currency,
+                card=card,
+                attempt=attempt,
+            )
+        except ChargeDeclined as exc:
+            await claims.decline_attempt(connection, bill.id, key)
+            return PaymentDeclinedError(f"{exc.reason}; nothing was charged")
+        await _record_charge(connection, bill, charge, now)
+        charged = True
+    else:
+        await _supersede_tokens(
+            connection, bill.id, now=now, grace_seconds=grace_seconds, reason="replaced"
+        )
+    if key is not None:
+        token = key.secret
+    await _issue(connection, bill.id, secret_digest(token), now)
+    paid = replace(bill, status="paid", paid_at=now if charged else bill.paid_at)
+    result = PayResult(paid, charged, token)
+    if key is not None and memo is not None:
+        await claims.answer_key(connection, key, memo.render(result))
+    return result
+
+
+async def _lock_bill(connection: AsyncConnection, bill_id: str) -> str:
+    """Lock the bill's row for the rest of the transaction and return its status."""
+    # FOR UPDATE conflicts with the token_generation bump of a reset; SQLite has no row locks
+    # and needs none: its write transactions hold the database's write lock from BEGIN.
+    query = select(db.bills.c.status).where(db.bills.c.id == bill_id).with_for_update()
+    return str(await connection.scalar(query))
+
+
+async def _record_charge(
+    connection: AsyncConnection, bill: StoredBill, charge: Charge, now: datetime
+) -> None:
+    await connection.execute(
+        insert(db.charges).values(
+            bill_id=bill.id,
+            amount_minor=bill.total_minor,
+            currency=bill.currency,
+            provider=charge.provider,
+            reference=charge.reference,
+            created_at=now,
+        )
+    )
+    await connection.execute(
+        update(db.bills)
+        .where(db.bills.c.id == bill.id, db.bills.c.status == "unpaid")
+        .values(status="paid", paid_at=now)
+    )
+    await claims.forget_charge_attempt(connection, bill.id)
 
 
 async def _issue(

@@ -6,6 +6,7 @@ import io
 import json
 import socket
 import sys
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -239,19 +240,71 @@ def test_bill_refuses_a_period_that_ends_before_it_starts(
     assert not route.called
 
 
-def test_bill_sends_the_idempotency_key(mock_server: respx.MockRouter, paycheck: Run) -> None:
-    route = mock_server.post("/bill").respond(200, json=BILL)
-    paycheck(
-        "bill",
-        "Online marketplace",
-        "--from",
-        "2026-12-01",
-        "--to",
-        "2026-12-10",
-        "--idempotency-key",
-        "order-17-3f1c2a9e-retry",
-    )
-    assert route.calls.last.request.headers["Idempotency-Key"] == "order-17-3f1c2a9e-retry"
+BILL_ARGS = ("bill", "Online marketplace", "--from", "2026-12-01", "--to", "2026-12-10")
+PAY_ARGS = ("pay", ARTIFACT)
+
+
+@pytest.mark.parametrize(("args", "path"), [(BILL_ARGS, "/bill"), (PAY_ARGS, "/pay")])
+def test_bill_and_pay_send_the_idempotency_key_given(
+    mock_server: respx.MockRouter, paycheck: Run, args: tuple[str, ...], path: str
+) -> None:
+    route = mock_server.post(path).respond(200, json=BILL if path == "/bill" else PAYMENT)
+    key = str(uuid.uuid4())
+
+    paycheck(*args, "--idempotency-key", key)
+
+    assert route.calls.last.request.headers["Idempotency-Key"] == key
+
+
+@pytest.mark.parametrize(("args", "path"), [(BILL_ARGS, "/bill"), (PAY_ARGS, "/pay")])
+def test_bill_and_pay_send_a_new_random_uuid_as_their_key_by_default(
+    mock_server: respx.MockRouter, paycheck: Run, args: tuple[str, ...], path: str
+) -> None:
+    route = mock_server.post(path).respond(200, json=BILL if path == "/bill" else PAYMENT)
+
+    paycheck(*args)
+    paycheck(*args)
+
+    keys = [call.request.headers["Idempotency-Key"] for call in route.calls]
+    assert [uuid.UUID(key).version for key in keys] == [4, 4]
+    assert keys[0] != keys[1]
+
+
+@pytest.mark.parametrize(("args", "path"), [(BILL_ARGS, "/bill"), (PAY_ARGS, "/pay")])
+def test_bill_and_pay_refuse_a_guessable_key_before_any_request(
+    mock_server: respx.MockRouter, paycheck: Run, args: tuple[str, ...], path: str
+) -> None:
+    route = mock_server.post(path).respond(200, json={})
+
+    result = paycheck(*args, "--idempotency-key", "invoice-00000042")
+
+    assert_one_error_line(result, "--idempotency-key is too weak to be a secret", "random UUID")
+    assert "invoice-00000042" not in result.err
+    assert not route.called
+
+
+@pytest.mark.parametrize(
+    ("args", "path", "what"), [(BILL_ARGS, "/bill", "a bill"), (PAY_ARGS, "/pay", "a payment")]
+)
+@pytest.mark.parametrize("failure", ["no answer", "a 503"])
+def test_an_unanswered_bill_or_payment_says_which_key_retries_it_safely(
+    mock_server: respx.MockRouter,
+    paycheck: Run,
+    args: tuple[str, ...],
+    path: str,
+    what: str,
+    failure: str,
+) -> None:
+    route = mock_server.post(path)
+    if failure == "no answer":
+        route.side_effect = httpx.ReadTimeout("no answer")
+    else:
+        route.respond(503, json={"description": "The payment provider did not confirm"})
+
+    result = paycheck(*args)
+
+    key = route.calls.last.request.headers["Idempotency-Key"]
+    assert_one_error_line(result, f"retry with --idempotency-key {key}", f"never {what} twice")
 
 
 def test_bill_of_an_unknown_service_shows_the_servers_description(

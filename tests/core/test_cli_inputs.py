@@ -80,8 +80,10 @@ def test_an_artifact_with_one_character_changed_fails_its_checksum() -> None:
         check_artifact(typo, source="the ARTIFACT argument")
 
 
-@pytest.mark.parametrize("key", [None, "x" * 16, "x" * 255, "0b9f6a52-5d0e-4a59-9a63-d1f1b0f3c7a1"])
-def test_an_idempotency_key_of_16_to_255_visible_characters_is_accepted(key: str | None) -> None:
+@pytest.mark.parametrize(
+    "key", [None, "0b9f6a52-5d0e-4a59-9a63-d1f1b0f3c7a1", "3f9c0a6be1d24c7f8a5b9e0d1c2f3a4b"]
+)
+def test_a_random_idempotency_key_is_accepted(key: str | None) -> None:
     assert check_idempotency_key(key) == key
 
 
@@ -89,6 +91,13 @@ def test_an_idempotency_key_of_16_to_255_visible_characters_is_accepted(key: str
 def test_a_short_long_or_non_ascii_idempotency_key_is_refused(key: str) -> None:
     with pytest.raises(InputError, match="--idempotency-key must be 16 to 255 visible ASCII"):
         check_idempotency_key(key)
+
+
+@pytest.mark.parametrize("key", ["x" * 16, "x" * 255, "invoice-00000042"])
+def test_a_guessable_idempotency_key_is_refused(key: str) -> None:
+    with pytest.raises(InputError, match="--idempotency-key is too") as refused:
+        check_idempotency_key(key)
+    assert key not in str(refused.value)
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import pickle
+import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -92,15 +95,32 @@ async def test_an_idempotency_key_is_sent_as_the_idempotency_key_header(
 ) -> None:
     args, body = contract.CALLS[name]
     server.answer(200, body)
+    key = str(uuid.uuid4())
 
-    await twin.call(name, *args, idempotency_key="3f1c2a9e-b7d4-retry-1")
+    await twin.call(name, *args, idempotency_key=key)
 
     assert server.last.method == method
-    assert server.last.headers["Idempotency-Key"] == "3f1c2a9e-b7d4-retry-1"
+    assert server.last.headers["Idempotency-Key"] == key
 
 
-@pytest.mark.parametrize("name", NAMES)
-async def test_no_idempotency_key_header_is_sent_unless_asked(
+@pytest.mark.parametrize("name", ["create_bill", "pay"])
+async def test_bills_and_payments_send_a_new_random_uuid_as_their_key_by_default(
+    twin: Any, server: Any, contract: Any, name: str
+) -> None:
+    args, body = contract.CALLS[name]
+    server.answer(200, body)
+
+    await twin.call(name, *args)
+    await twin.call(name, *args)
+
+    keys = [request.headers["Idempotency-Key"] for request in server.requests]
+    assert [uuid.UUID(key).version for key in keys] == [4, 4]
+    assert keys[0] != keys[1]
+    assert all(str(uuid.UUID(key)) == key for key in keys)
+
+
+@pytest.mark.parametrize("name", sorted(set(NAMES) - {"create_bill", "pay"}))
+async def test_other_calls_send_no_idempotency_key(
     twin: Any, server: Any, contract: Any, name: str
 ) -> None:
     args, body = contract.CALLS[name]
@@ -124,6 +144,44 @@ async def test_an_idempotency_key_must_be_16_to_255_visible_ascii_characters(
         await twin.call(name, *args, idempotency_key=key)
 
     assert server.requests == []
+
+
+@pytest.mark.parametrize("key", ["invoice-00000042", "a" * 40, "0" * 39 + "1"])
+@pytest.mark.parametrize("name", ["create_bill", "pay"])
+async def test_a_guessable_idempotency_key_is_refused_before_any_request(
+    twin: Any, server: Any, contract: Any, name: str, key: str
+) -> None:
+    args, _ = contract.CALLS[name]
+
+    with pytest.raises(ValueError, match="use a random UUID") as refused:
+        await twin.call(name, *args, idempotency_key=key)
+
+    assert key not in str(refused.value)
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("name", ["create_bill", "pay"])
+@pytest.mark.parametrize("failure", ["no answer", "a 503"])
+async def test_an_unanswered_bill_or_payment_names_the_key_to_retry_with(
+    twin: Any, server: Any, contract: Any, name: str, failure: str
+) -> None:
+    args, _ = contract.CALLS[name]
+
+    def fail(request: httpx.Request) -> httpx.Response:
+        if failure == "no answer":
+            raise httpx.ReadTimeout("the server did not answer", request=request)
+        return httpx.Response(503, json={"description": "the provider did not confirm"})
+
+    server.handler = fail
+
+    with pytest.raises(PaymentServiceUnavailable) as failed:
+        await twin.call(name, *args)
+
+    key = server.last.headers["Idempotency-Key"]
+    assert failed.value.idempotency_key == key
+    assert key not in str(failed.value)
+    assert key not in repr(failed.value)
+    assert pickle.loads(pickle.dumps(failed.value)).idempotency_key == key
 
 
 # --- money -------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ requests are in flight, and started again on the same database; this happens
 - every bill a client saw paid is paid, and a reset of its artifact gives a working token;
 - every payment that was in flight when the server died (no answer) can be retried: the
   retry answers 200 with a working token;
-- no bill was charged twice, and a bill has a charge exactly when it is paid.
+- no bill was charged twice, a bill has a charge exactly when it is paid, and no charge
+  attempt is left pending.
 
 The figures (requests, payments seen, payments in doubt) are printed for
 ``docs/reliability.md`` (``pytest -s -k crash``).
@@ -137,6 +138,8 @@ async def test_a_server_killed_mid_load_loses_no_payment_and_charges_no_bill_twi
         "WHERE (bills.status = 'paid') <> (charges.id IS NOT NULL)"
     )
     assert await rows(database, mismatched) == []
+    # Every charge attempt cut off by a kill was resolved by the retry of its payment.
+    assert await rows(database, "SELECT * FROM charge_attempts WHERE status = 'pending'") == []
     paid = await rows(database, "SELECT count(*) FROM bills WHERE status = 'paid'")
     charges = await rows(database, "SELECT count(*) FROM charges")
     assert paid == charges

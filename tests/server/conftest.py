@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from paycheck_server import Settings, create_app
+from paycheck_server import PaymentProvider, SandboxProvider, Settings, create_app
 from paycheck_server import db as tables
 from paycheck_server.migrate import upgrade
 from paycheck_server.testing import FakeClock
@@ -108,9 +108,17 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-async def api(settings: Settings, clock: FakeClock) -> AsyncIterator[Api]:
+def provider() -> PaymentProvider:
+    """The app's payment provider: the sandbox, unless a test module overrides this fixture."""
+    return SandboxProvider()
+
+
+@pytest.fixture
+async def api(
+    settings: Settings, clock: FakeClock, provider: PaymentProvider
+) -> AsyncIterator[Api]:
     """The migrated app with a fake clock, driven through httpx over ASGI."""
-    app = create_app(settings, clock=clock)
+    app = create_app(settings, clock=clock, provider=provider)
     runtime = app.state.paycheck
     await upgrade(runtime.store.engine)
     transport = httpx.ASGITransport(app=app)

@@ -3,7 +3,8 @@
 Before every row the database holds a paid bill for ``getInfo`` of "Online marketplace" (with
 its current token), an unpaid bill, and a paid "Weather" bill. The row's request is sent
 through the app's real HTTP surface; then the answer's status and ``{"description"}`` are
-checked, and every row of every table is compared with the copy taken before the request.
+checked, and every row of every table is compared with the copy taken before the request
+(but for what a row says it records: a declined payment leaves its declined attempt).
 
 The middleware side of bad input (two ``Authorization`` headers, ``Bearer`` with no token, a
 10 KB token, non-ASCII bytes, any case of ``bearer``) is specified for every adapter in
@@ -78,6 +79,8 @@ class Row:
     status: int
     says: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    records: str | None = None
+    """The one table the answer may change."""
 
 
 def bill(**changes: Any) -> dict[str, Any]:
@@ -250,6 +253,7 @@ ROWS: dict[str, Row] = {
         lambda s: {"paymentArtifact": s.unpaid_artifact, "card": "4000000000000002"},
         402,
         "declined",
+        records="charge_attempts",
     ),
     # --- /token/check --------------------------------------------------------------------------
     "check: token missing": Row("/token/check", check(lambda s: ...), 400, "token is required"),
@@ -313,7 +317,10 @@ async def test_bad_input_gets_its_status_and_changes_nothing(
     else:
         assert list(body) == ["description"]
         assert row.says in body["description"]
-    assert await snapshot(api) == before
+    after = await snapshot(api)
+    if row.records is not None:
+        del before[row.records], after[row.records]
+    assert after == before
 
 
 async def test_a_10_mb_body_is_refused_before_it_is_read(api: Api) -> None:

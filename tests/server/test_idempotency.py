@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from paycheck_server import db as tables
@@ -76,19 +78,48 @@ async def test_a_key_is_remembered_for_24_hours_then_forgotten(api: Api) -> None
     assert later["billId"] != first["billId"]
 
 
-async def test_the_stored_record_holds_no_secret(api: Api) -> None:
+async def test_the_stored_records_hold_the_key_only_as_its_digest_and_no_secret(
+    api: Api,
+) -> None:
     key = new_key()
     artifact = (await api.bill(**{"Idempotency-Key": key})).json()["paymentArtifact"]
+    token = (await api.pay(artifact, **{"Idempotency-Key": key})).json()["token"]
 
     async with api.app.state.paycheck.store.engine.connect() as connection:
-        row = (await connection.execute(select(tables.idempotency_keys))).one()
+        rows = list(await connection.execute(select(tables.idempotency_keys)))
 
-    assert artifact not in str(tuple(row))
-    assert key not in str(tuple(row))
+    assert sorted(row.endpoint for row in rows) == ["bill", "pay"]
+    for row in rows:
+        assert row.key_digest == hashlib.sha256(key.encode()).hexdigest()
+        for secret in (key, artifact, token):
+            assert secret not in str(tuple(row))
 
 
-async def test_a_short_key_is_a_400_asking_for_a_uuid(api: Api) -> None:
-    response = await api.bill(**{"Idempotency-Key": "abc"})
+GUESSABLE_KEYS = {
+    "an invoice number": "invoice-00000042",
+    "one letter": "a" * 40,
+    "a counter": "0" * 39 + "1",
+    "a time-based UUID": "c232ab00-9414-11ec-b3c8-9f6bdeced846",
+}
+
+
+@pytest.mark.parametrize("key", GUESSABLE_KEYS.values(), ids=GUESSABLE_KEYS.keys())
+@pytest.mark.parametrize("endpoint", ["/bill", "/pay"])
+async def test_a_guessable_key_is_a_400_saying_what_a_key_must_be(
+    api: Api, endpoint: str, key: str
+) -> None:
+    artifact = await api.artifact()
+    before = (await api.count(tables.bills), await api.count(tables.idempotency_keys))
+
+    if endpoint == "/bill":
+        response = await api.bill(**{"Idempotency-Key": key})
+    else:
+        response = await api.pay(artifact, **{"Idempotency-Key": key})
 
     assert response.status_code == 400
-    assert "use a random UUID" in response.json()["description"]
+    description = response.json()["description"]
+    assert description.startswith("Idempotency-Key ")
+    assert "use a random UUID (uuid4) or 32 random hex or base62 characters" in description
+    assert key not in description
+    assert (await api.count(tables.bills), await api.count(tables.idempotency_keys)) == before
+    assert await api.count(tables.charges) == 0

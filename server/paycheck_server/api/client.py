@@ -19,7 +19,7 @@ from paycheck_core import tokens
 
 from .. import idempotency
 from ..domain import quote, validate_period
-from ..errors import NotFoundError
+from ..errors import NotFoundError, UnavailableError
 from ..store import ARTIFACT_NOT_FOUND, Memo
 from . import render
 from .runtime import Runtime, RuntimeDep
@@ -46,8 +46,14 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        description="A random UUID: retrying with the same key and body replays the first "
-        "answer; another body with the same key is a 400. Kept for at least 24 hours.",
+        description="A secret of at least 128 bits, such as a random UUID (uuid4) or 32 random "
+        "hex or base62 characters. Retrying with the same key and body replays the first answer, "
+        "its artifact or token included; another body with the same key is a 400. A key too "
+        "weak to be a secret (fewer than 128 bits of estimated randomness, repetitive or "
+        "sequential, a UUID other than version 4) is a 400. Stored only as its SHA-256 digest "
+        "and kept for at least 24 hours. On /pay the key is taken before the payment provider "
+        "is called: after a lost answer or a 503, retry with the same key; the bill is never "
+        "charged twice.",
     ),
 ]
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -92,7 +98,11 @@ class _Idempotent:
     field: str
 
     async def replayed(self) -> JSONResponse | None:
-        """The first answer to this key, if there was one."""
+        """The first answer to this key, if there was one.
+
+        Raises:
+            BadRequestError: the key was used with another request body.
+        """
         if self.key is None:
             return None
         stored = await self.runtime.store.find_key(self.endpoint, idempotency.key_digest(self.key))
@@ -105,6 +115,8 @@ class _Idempotent:
             prefix=self.prefix,
             field=self.field,
         )
+        if answer is None:
+            return None
         return JSONResponse(answer, headers=_REPLAYED)
 
     def secret(self, render: Callable[[T], dict[str, Any]]) -> tuple[str, Memo[T] | None]:
@@ -114,11 +126,13 @@ class _Idempotent:
         new = idempotency.new_key(self.endpoint, self.key, self.request, prefix=self.prefix)
         return new.secret, Memo(new, render, self.runtime.settings.idempotency_ttl_seconds)
 
-    async def after_race(self, error: IntegrityError) -> JSONResponse:
-        """The answer when storing failed: a concurrent request with this key won the race."""
+    async def after_race(self, error: Exception) -> JSONResponse:
+        """The answer when another request with this key came first: its answer, or a 400."""
         replayed = await self.replayed()
         if replayed is None:
-            raise error
+            raise UnavailableError(
+                "Another request with this Idempotency-Key is in progress; retry in a moment"
+            ) from error
         return replayed
 
 
@@ -201,7 +215,7 @@ async def create_bill(
     tags=["Payment"],
     summary="Pay a bill and get an access token",
     response_model=PayResponse,
-    responses=_errors(400, 402, 404),
+    responses=_errors(400, 402, 404, 503),
 )
 async def pay(
     body: PayRequest, runtime: RuntimeDep, idempotency_key: IdempotencyKey = None
@@ -209,8 +223,10 @@ async def pay(
     """Charge the bill once and issue a token.
 
     Paying a paid bill charges nothing and answers "Payment already processed" with a fresh
-    token; the previous token keeps working for the reset grace period. The sandbox declines
-    the test cards ``4000000000000002`` and ``4000000000009995`` with a 402.
+    token; as on a reset, the previous token keeps working for the grace period and one
+    already in its grace stops. The sandbox declines the test cards ``4000000000000002`` and
+    ``4000000000009995`` with a 402. A 503 means the payment provider's answer was lost:
+    retry the same request, which never charges twice.
     """
     call = _idempotent(
         runtime, "pay", idempotency_key, body, prefix=tokens.TOKEN_PREFIX, field="token"
@@ -223,17 +239,15 @@ async def pay(
     try:
         result = await runtime.store.pay(
             tokens.digest(artifact),
-            token_digest=tokens.digest(token),
+            token=token,
             provider=runtime.provider,
             card=body.card,
             grace_seconds=runtime.settings.reset_grace_seconds,
             memo=memo,
         )
-    except IntegrityError as error:
-        if memo is None:
-            raise
+    except idempotency.KeyTaken as error:
         return await call.after_race(error)
-    return JSONResponse({**render.pay_body(result), "token": token}, headers=_NO_STORE)
+    return JSONResponse({**render.pay_body(result), "token": result.token}, headers=_NO_STORE)
 
 
 @router.post(
