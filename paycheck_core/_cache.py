@@ -4,8 +4,8 @@ Both validators (:mod:`paycheck_core._validator`) keep their answers here. An en
 read on every request, so its deadlines are worked out when it is stored:
 
 * ``fresh_until``: served without a question before this instant. For an allowed answer of a
-  validator that follows the feed, ``max_staleness`` after it was asked for; otherwise (and for
-  denials) when it expires;
+  validator that follows the feed, ``max_staleness`` after it was asked for, or its max-age if
+  that is shorter; otherwise (and for denials) when it expires;
 * ``trusted_until``: an allowed answer past ``fresh_until`` is still served before this instant
   while the feed is healthy and the answer was asked for after the feed began to cover it;
 * ``refuse_at``: from this instant on the feed said the token is deactivated, and the answer
@@ -303,7 +303,13 @@ class _Cache:
         trusted = min(expires, refuse_at)
         fresh = trusted
         if decision.allowed and self._following:
-            fresh = min(trusted, asked_at + self.max_staleness)
+            # Without a healthy feed an answer is trusted no longer than it would be without
+            # one: at most max_staleness, and never past the server's max-age (which the
+            # server cuts at its reset grace).
+            unfollowed = self.max_staleness
+            if decision.max_age is not None:
+                unfollowed = min(unfollowed, decision.max_age)
+            fresh = min(trusted, asked_at + unfollowed)
         entries = self._entries
         if entries.pop(key, None) is None:
             while len(entries) >= self.maxsize:

@@ -221,7 +221,12 @@ def _interval(value: object) -> float | None:
     return float(value) if math.isfinite(value) and value > 0 else None
 
 
-def _backoff(failures: int, rand: Callable[[], float] = random.random) -> float:
+# A generator of the feed's own: the follower's thread never draws from (or moves) the global
+# one, which the application (or Hypothesis, in tests) may rely on.
+_JITTER = random.Random()
+
+
+def _backoff(failures: int, rand: Callable[[], float] = _JITTER.random) -> float:
     """Seconds to wait before reconnecting after ``failures`` failed attempts in a row.
 
     Exponential from 0.1 s, capped at 5 s, with "equal jitter" (between half the step and
@@ -253,7 +258,7 @@ class _FeedCore:
         clock: Callable[[], float],
         *,
         wall: Callable[[], float] = time.time,
-        rand: Callable[[], float] = random.random,
+        rand: Callable[[], float] = _JITTER.random,
     ) -> None:
         self.service = service
         self.last_event_id: int | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
@@ -95,9 +96,9 @@ async def test_under_concurrent_changes_each_tokens_last_event_is_its_deadline(a
     for artifact in artifacts:
         assert (await api.pay(artifact)).status_code == 200
     changes = []
-    for round_ in range(6):
+    for _ in range(6):
         for artifact in artifacts:
-            key = {"Idempotency-Key": f"key-{round_}-{artifact[-12:]}"}
+            key = {"Idempotency-Key": str(uuid.uuid4())}  # shared by the two /pay
             changes += [api.reset(artifact), api.pay(artifact, **key), api.pay(artifact, **key)]
 
     responses = await asyncio.gather(*changes)
