@@ -1,12 +1,14 @@
 """Races against real processes: two ``paycheck-server`` processes on one database.
 
-50 parallel ``/pay`` on one artifact charge once and every answer's token works; 50 parallel
-``/token/reset`` leave exactly one current token. On SQLite (one file, WAL) and on PostgreSQL.
+50 parallel ``/pay`` on one artifact charge once and leave two working tokens (the current one
+and the one in its grace); 50 parallel ``/token/reset`` leave exactly one current token. On
+SQLite (one file, WAL) and on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -76,7 +78,7 @@ def check(server: LiveServer, token: str) -> int:
     return answer.status_code
 
 
-def test_fifty_parallel_payments_charge_once_and_every_token_works(
+def test_fifty_parallel_payments_charge_once_and_leave_two_working_tokens(
     two_servers: list[LiveServer],
 ) -> None:
     artifact = new_artifact(two_servers[0])
@@ -88,8 +90,8 @@ def test_fifty_parallel_payments_charge_once_and_every_token_works(
     url = two_servers[0].database_url
     assert scalar(url, "SELECT count(*) FROM charges") == 1
     assert scalar(url, "SELECT count(*) FROM tokens WHERE expires_at IS NULL") == 1
-    statuses = {check(two_servers[1], answer.json()["token"]) for answer in answers}
-    assert statuses == {200}
+    statuses = Counter(check(two_servers[1], answer.json()["token"]) for answer in answers)
+    assert statuses == {200: 2, 401: PARALLEL - 2}
 
 
 def test_fifty_parallel_resets_leave_exactly_one_current_token(
