@@ -28,6 +28,8 @@ from paycheck_core import (
     tokens,
 )
 
+from .feeds import AnyPayments, AsyncPayments, Followed, SyncPayments
+
 BASE_URL = "http://payments.test"
 
 
@@ -207,3 +209,29 @@ async def make_validator(
     yield make
     sync_client.close()
     await async_client.aclose()
+
+
+# --- the token-event feed's tests (tests/core/feeds.py) -------------------------------------
+
+
+@pytest.fixture(params=["thread", "task"])
+def payments(request: pytest.FixtureRequest) -> AnyPayments:
+    """The scripted payment server, for the thread of one validator and the task of the other."""
+    return SyncPayments() if request.param == "thread" else AsyncPayments()
+
+
+@pytest.fixture
+async def make(payments: AnyPayments, clock: FakeClock) -> AsyncIterator[Callable[..., Followed]]:
+    """A factory of validators asking ``payments``, all closed after the test."""
+    made: list[Followed] = []
+
+    def make(**options: Any) -> Followed:
+        options.setdefault("clock", clock)
+        followed = Followed(payments.validator(**options))
+        made.append(followed)
+        return followed
+
+    yield make
+    payments.shut()
+    for followed in made:
+        await followed.close()

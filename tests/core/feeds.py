@@ -408,3 +408,19 @@ class Followed:
         if isinstance(self.validator, AsyncTokenValidator):
             return feed.task is not None and not feed.task.done()
         return feed.thread is not None and feed.thread.is_alive()
+
+
+# --- what the follower tests share (their fixtures are in conftest.py) ----------------------
+
+AnyPayments = SyncPayments | AsyncPayments
+
+
+async def connect(
+    followed: Followed, payments: AnyPayments, *, head: int = 0, interval: float = 2
+) -> Any:
+    """Start the follower, accept its stream and send the first heartbeat."""
+    await followed.start_feed()
+    connection = await payments.connection()
+    await connection.accept()
+    await connection.send(heartbeat(head, interval=interval))
+    return connection

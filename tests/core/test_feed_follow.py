@@ -8,9 +8,8 @@ the fake one of the cache's tests; the server's clock is :data:`~tests.core.feed
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -20,47 +19,15 @@ from .conftest import FakeClock
 from .feeds import (
     SERVER_TIME,
     SERVICE,
-    AsyncPayments,
+    AnyPayments,
     Followed,
-    SyncPayments,
+    connect,
     deactivated,
     heartbeat,
     reset,
 )
 
-Payments = SyncPayments | AsyncPayments
 TOKEN = tokens.generate_token()
-
-
-@pytest.fixture(params=["thread", "task"])
-def payments(request: pytest.FixtureRequest) -> Payments:
-    return SyncPayments() if request.param == "thread" else AsyncPayments()
-
-
-@pytest.fixture
-async def make(payments: Payments, clock: FakeClock) -> AsyncIterator[Callable[..., Followed]]:
-    """A factory of validators asking ``payments``, all closed after the test."""
-    made: list[Followed] = []
-
-    def make(**options: Any) -> Followed:
-        options.setdefault("clock", clock)
-        followed = Followed(payments.validator(**options))
-        made.append(followed)
-        return followed
-
-    yield make
-    payments.shut()
-    for followed in made:
-        await followed.close()
-
-
-async def connect(followed: Followed, payments: Payments, *, head: int = 0) -> Any:
-    """Start the follower, accept its stream and send the first heartbeat."""
-    await followed.start_feed()
-    connection = await payments.connection()
-    await connection.accept()
-    await connection.send(heartbeat(head))
-    return connection
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -75,7 +42,7 @@ async def until(condition: Callable[[], bool]) -> None:
 
 
 async def test_a_validator_follows_its_service_s_feed_from_its_first_validation(
-    make: Callable[..., Followed], payments: Payments
+    make: Callable[..., Followed], payments: AnyPayments
 ) -> None:
     followed = make()
 
@@ -90,7 +57,7 @@ async def test_a_validator_follows_its_service_s_feed_from_its_first_validation(
 
 
 async def test_follow_false_makes_no_stream_request(
-    make: Callable[..., Followed], payments: Payments
+    make: Callable[..., Followed], payments: AnyPayments
 ) -> None:
     followed = make(follow=False)
 
@@ -112,12 +79,12 @@ async def test_ttl_is_an_hour_when_following_and_five_minutes_without(
 
 
 @pytest.mark.parametrize("bad", [-1, 3601])
-def test_max_staleness_out_of_range_is_a_value_error(payments: Payments, bad: float) -> None:
+def test_max_staleness_out_of_range_is_a_value_error(payments: AnyPayments, bad: float) -> None:
     with pytest.raises(ValueError, match="max_staleness must be between 0 and 3600"):
         payments.validator(max_staleness=bad)
 
 
-async def test_stats_show_the_feed(make: Callable[..., Followed], payments: Payments) -> None:
+async def test_stats_show_the_feed(make: Callable[..., Followed], payments: AnyPayments) -> None:
     followed = make()
     connection = await connect(followed, payments, head=40)
 
@@ -140,7 +107,7 @@ async def test_stats_show_the_feed(make: Callable[..., Followed], payments: Paym
 
 @pytest.mark.parametrize("stops_in", [-30.0, 0.0], ids=["in-the-past", "now"])
 async def test_a_deactivation_refuses_a_cached_token_at_once_without_asking(
-    make: Callable[..., Followed], payments: Payments, stops_in: float
+    make: Callable[..., Followed], payments: AnyPayments, stops_in: float
 ) -> None:
     followed = make()
     connection = await connect(followed, payments)
@@ -156,7 +123,7 @@ async def test_a_deactivation_refuses_a_cached_token_at_once_without_asking(
 
 
 async def test_a_deactivation_in_the_future_refuses_the_token_from_its_stops_at(
-    make: Callable[..., Followed], payments: Payments, clock: FakeClock
+    make: Callable[..., Followed], payments: AnyPayments, clock: FakeClock
 ) -> None:
     followed = make()
     connection = await connect(followed, payments)
@@ -176,7 +143,7 @@ async def test_a_deactivation_in_the_future_refuses_the_token_from_its_stops_at(
 
 
 async def test_stops_at_is_read_on_the_server_s_clock(
-    make: Callable[..., Followed], payments: Payments, clock: FakeClock
+    make: Callable[..., Followed], payments: AnyPayments, clock: FakeClock
 ) -> None:
     followed = make()
     connection = await connect(followed, payments)  # the server says it is SERVER_TIME
@@ -195,7 +162,7 @@ async def test_stops_at_is_read_on_the_server_s_clock(
 
 
 async def test_a_deactivated_token_missing_from_the_cache_is_refused_without_asking(
-    make: Callable[..., Followed], payments: Payments
+    make: Callable[..., Followed], payments: AnyPayments
 ) -> None:
     followed = make()
     connection = await connect(followed, payments)
@@ -212,7 +179,7 @@ async def test_a_deactivated_token_missing_from_the_cache_is_refused_without_ask
 )
 async def test_a_check_in_flight_when_the_event_arrives_cannot_cache_the_token_past_stops_at(
     make: Callable[..., Followed],
-    payments: Payments,
+    payments: AnyPayments,
     clock: FakeClock,
     stops_in: float,
     allowed_at_once: bool,
@@ -238,7 +205,7 @@ async def test_a_check_in_flight_when_the_event_arrives_cannot_cache_the_token_p
 
 
 async def test_an_event_of_another_service_is_skipped(
-    make: Callable[..., Followed], payments: Payments
+    make: Callable[..., Followed], payments: AnyPayments
 ) -> None:
     followed = make()
     connection = await connect(followed, payments)
@@ -252,7 +219,7 @@ async def test_an_event_of_another_service_is_skipped(
 
 
 async def test_a_reset_drops_the_whole_cache(
-    make: Callable[..., Followed], payments: Payments
+    make: Callable[..., Followed], payments: AnyPayments
 ) -> None:
     followed = make()
     connection = await connect(followed, payments, head=5)
@@ -270,7 +237,7 @@ async def test_a_reset_drops_the_whole_cache(
 
 
 async def test_an_answer_asked_for_before_a_reset_is_given_but_not_kept(
-    make: Callable[..., Followed], payments: Payments
+    make: Callable[..., Followed], payments: AnyPayments
 ) -> None:
     followed = make()
     connection = await connect(followed, payments)
@@ -295,7 +262,7 @@ async def test_an_answer_asked_for_before_a_reset_is_given_but_not_kept(
     ids=["not-json", "bad-digest", "bad-stops-at"],
 )
 async def test_a_deactivation_that_cannot_be_read_drops_the_whole_cache(
-    make: Callable[..., Followed], payments: Payments, data: str
+    make: Callable[..., Followed], payments: AnyPayments, data: str
 ) -> None:
     followed = make()
     connection = await connect(followed, payments)
@@ -312,7 +279,7 @@ async def test_a_deactivation_that_cannot_be_read_drops_the_whole_cache(
 
 
 async def test_the_follower_resumes_after_the_last_event_it_applied(
-    make: Callable[..., Followed], payments: Payments
+    make: Callable[..., Followed], payments: AnyPayments
 ) -> None:
     followed = make()
     connection = await connect(followed, payments, head=40)
@@ -327,7 +294,7 @@ async def test_the_follower_resumes_after_the_last_event_it_applied(
 
 
 async def test_a_fresh_stream_resumes_after_the_head_its_first_heartbeat_named(
-    make: Callable[..., Followed], payments: Payments
+    make: Callable[..., Followed], payments: AnyPayments
 ) -> None:
     followed = make()
     connection = await connect(followed, payments, head=40)
@@ -340,7 +307,7 @@ async def test_a_fresh_stream_resumes_after_the_head_its_first_heartbeat_named(
 
 @pytest.mark.parametrize("failure", ["connect-error", "503", "429"])
 async def test_the_follower_reconnects_after_a_failure(
-    make: Callable[..., Followed], payments: Payments, failure: str
+    make: Callable[..., Followed], payments: AnyPayments, failure: str
 ) -> None:
     followed = make()
     await followed.start_feed()
@@ -373,7 +340,7 @@ async def test_the_follower_reconnects_after_a_failure(
 )
 async def test_a_server_without_a_feed_gets_the_rules_of_follow_false(
     make: Callable[..., Followed],
-    payments: Payments,
+    payments: AnyPayments,
     clock: FakeClock,
     status: int,
     content_type: str,
@@ -397,7 +364,9 @@ async def test_a_server_without_a_feed_gets_the_rules_of_follow_false(
 # --- stopping ----------------------------------------------------------------------------------
 
 
-async def test_close_stops_the_follower(make: Callable[..., Followed], payments: Payments) -> None:
+async def test_close_stops_the_follower(
+    make: Callable[..., Followed], payments: AnyPayments
+) -> None:
     followed = make()
     await connect(followed, payments)
     assert followed.following()
@@ -408,7 +377,7 @@ async def test_close_stops_the_follower(make: Callable[..., Followed], payments:
 
 
 async def test_close_stops_a_follower_waiting_to_reconnect(
-    make: Callable[..., Followed], payments: Payments
+    make: Callable[..., Followed], payments: AnyPayments
 ) -> None:
     followed = make()
     await followed.start_feed()
@@ -421,7 +390,7 @@ async def test_close_stops_a_follower_waiting_to_reconnect(
 
 
 async def test_a_closed_validator_does_not_follow_again(
-    make: Callable[..., Followed], payments: Payments
+    make: Callable[..., Followed], payments: AnyPayments
 ) -> None:
     followed = make()  # its client was given: it stays open
     await followed.close()

@@ -7,7 +7,7 @@ server cannot be reached it is served anyway until it expires. Both validators, 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -16,42 +16,12 @@ import pytest
 from paycheck_core import PaymentServiceUnavailable, _wire, tokens
 
 from .conftest import FakeClock
-from .feeds import AsyncPayments, Followed, SyncPayments, heartbeat
+from .feeds import AnyPayments, Followed, connect, heartbeat
 
-Payments = SyncPayments | AsyncPayments
 TOKEN = tokens.generate_token()
 
 
-@pytest.fixture(params=["thread", "task"])
-def payments(request: pytest.FixtureRequest) -> Payments:
-    return SyncPayments() if request.param == "thread" else AsyncPayments()
-
-
-@pytest.fixture
-async def make(payments: Payments, clock: FakeClock) -> AsyncIterator[Callable[..., Followed]]:
-    made: list[Followed] = []
-
-    def make(**options: Any) -> Followed:
-        options.setdefault("clock", clock)
-        followed = Followed(payments.validator(**options))
-        made.append(followed)
-        return followed
-
-    yield make
-    payments.shut()
-    for followed in made:
-        await followed.close()
-
-
-async def connect(followed: Followed, payments: Payments, *, interval: float = 2) -> Any:
-    await followed.start_feed()
-    connection = await payments.connection()
-    await connection.accept()
-    await connection.send(heartbeat(interval=interval))
-    return connection
-
-
-async def asked(followed: Followed, payments: Payments) -> bool:
+async def asked(followed: Followed, payments: AnyPayments) -> bool:
     """Validate ``TOKEN``; whether that asked the payment server."""
     before = len(payments.checks)
     await followed.validate(TOKEN)
@@ -64,7 +34,7 @@ async def asked(followed: Followed, payments: Payments) -> bool:
 @pytest.mark.parametrize(("interval", "window"), [(2, 6.0), (10, 30.0), (None, 6.0)])
 async def test_the_feed_is_healthy_for_three_heartbeat_intervals_after_a_message(
     make: Callable[..., Followed],
-    payments: Payments,
+    payments: AnyPayments,
     clock: FakeClock,
     interval: float | None,
     window: float,
@@ -90,7 +60,7 @@ async def test_the_feed_is_healthy_for_three_heartbeat_intervals_after_a_message
 
 
 async def test_a_fresh_answer_is_served_without_a_feed(
-    make: Callable[..., Followed], payments: Payments, clock: FakeClock
+    make: Callable[..., Followed], payments: AnyPayments, clock: FakeClock
 ) -> None:
     followed = make()  # its feed never answers
     assert await asked(followed, payments)
@@ -101,7 +71,7 @@ async def test_a_fresh_answer_is_served_without_a_feed(
 
 
 async def test_a_stale_answer_is_served_while_the_feed_is_healthy(
-    make: Callable[..., Followed], payments: Payments, clock: FakeClock
+    make: Callable[..., Followed], payments: AnyPayments, clock: FakeClock
 ) -> None:
     followed = make()
     connection = await connect(followed, payments)
@@ -117,7 +87,7 @@ async def test_a_stale_answer_is_served_while_the_feed_is_healthy(
 
 
 async def test_a_stale_answer_is_checked_again_when_the_feed_is_silent(
-    make: Callable[..., Followed], payments: Payments, clock: FakeClock
+    make: Callable[..., Followed], payments: AnyPayments, clock: FakeClock
 ) -> None:
     followed = make()
     await connect(followed, payments)
@@ -130,7 +100,7 @@ async def test_a_stale_answer_is_checked_again_when_the_feed_is_silent(
 
 
 async def test_an_answer_asked_for_before_the_feed_connected_is_not_covered_by_it(
-    make: Callable[..., Followed], payments: Payments, clock: FakeClock
+    make: Callable[..., Followed], payments: AnyPayments, clock: FakeClock
 ) -> None:
     # A fresh stream starts at the head: events before it never come, so an answer from
     # before it is trusted only while fresh.
@@ -150,7 +120,7 @@ async def test_an_answer_asked_for_before_the_feed_connected_is_not_covered_by_i
 
 
 async def test_a_stale_answer_is_served_until_it_expires_when_the_payment_server_is_down(
-    make: Callable[..., Followed], payments: Payments, clock: FakeClock
+    make: Callable[..., Followed], payments: AnyPayments, clock: FakeClock
 ) -> None:
     followed = make()
     await connect(followed, payments)  # then silent: the feed is unhealthy from 6 s on
@@ -169,7 +139,7 @@ async def test_a_stale_answer_is_served_until_it_expires_when_the_payment_server
 
 @pytest.mark.parametrize("status", [401, 403])
 async def test_a_stale_answer_checked_again_gives_the_server_s_denial(
-    make: Callable[..., Followed], payments: Payments, clock: FakeClock, status: int
+    make: Callable[..., Followed], payments: AnyPayments, clock: FakeClock, status: int
 ) -> None:
     followed = make()
     await connect(followed, payments)
@@ -184,7 +154,7 @@ async def test_a_stale_answer_checked_again_gives_the_server_s_denial(
 
 
 async def test_without_the_feed_an_answer_is_never_stale(
-    make: Callable[..., Followed], payments: Payments, clock: FakeClock
+    make: Callable[..., Followed], payments: AnyPayments, clock: FakeClock
 ) -> None:
     followed = make(follow=False)
     assert await asked(followed, payments)
@@ -196,7 +166,7 @@ async def test_without_the_feed_an_answer_is_never_stale(
 
 @pytest.mark.parametrize("max_staleness", [1, 30])
 async def test_max_staleness_is_the_age_trusted_without_a_healthy_feed(
-    make: Callable[..., Followed], payments: Payments, clock: FakeClock, max_staleness: float
+    make: Callable[..., Followed], payments: AnyPayments, clock: FakeClock, max_staleness: float
 ) -> None:
     followed = make(max_staleness=max_staleness)  # its feed never answers
     assert await asked(followed, payments)
@@ -211,7 +181,7 @@ async def test_max_staleness_is_the_age_trusted_without_a_healthy_feed(
 
 
 async def test_following_a_healthy_feed_an_answer_outlives_max_age_up_to_valid_for(
-    make: Callable[..., Followed], payments: Payments, clock: FakeClock
+    make: Callable[..., Followed], payments: AnyPayments, clock: FakeClock
 ) -> None:
     payments.allow(**{"Cache-Control": "max-age=300", "Paycheck-Valid-For": "2000"})
     followed = make()
@@ -225,7 +195,7 @@ async def test_following_a_healthy_feed_an_answer_outlives_max_age_up_to_valid_f
 
 
 async def test_following_without_valid_for_an_answer_lives_its_max_age(
-    make: Callable[..., Followed], payments: Payments, clock: FakeClock
+    make: Callable[..., Followed], payments: AnyPayments, clock: FakeClock
 ) -> None:
     followed = make()
     await connect(followed, payments, interval=1000)
@@ -244,7 +214,7 @@ async def test_following_without_valid_for_an_answer_lives_its_max_age(
 )
 async def test_valid_for_never_stretches_an_answer_past_max_age_or_ttl(
     make: Callable[..., Followed],
-    payments: Payments,
+    payments: AnyPayments,
     clock: FakeClock,
     options: dict[str, Any],
     lifetime: float,
