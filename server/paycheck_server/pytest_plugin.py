@@ -184,14 +184,17 @@ class PaycheckServer:
         with PaycheckClient(self.url) as client:
             return client.reset_token(payment_artifact)
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run ``paycheck-server <args>`` against the same database; the output is captured."""
+    def cli(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+        """Run ``paycheck-server <args>`` against the same database; the output is captured.
+
+        With ``check=True`` a non-zero exit raises :class:`subprocess.CalledProcessError`.
+        """
         return subprocess.run(
             [sys.executable, "-m", "paycheck_server", *args],
             env=self._env,
             capture_output=True,
             text=True,
-            check=False,
+            check=check,
             timeout=120,
         )
 
@@ -239,10 +242,14 @@ class PaycheckServer:
         self.startup_seconds = time.monotonic() - started
 
     def _stop(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def _signal(self, signum: int) -> None:
+        """Send ``signum`` to the server's process group and wait for it (SIGKILL after 15 s)."""
         process = self._process
         if process is None or process.poll() is not None:
             return
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(process.pid, signum)
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:

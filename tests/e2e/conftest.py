@@ -21,17 +21,13 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-STARTUP_SECONDS = 30.0
+from paycheck_server.pytest_plugin import PaycheckServer
 
 
 def free_port() -> int:
@@ -42,81 +38,40 @@ def free_port() -> int:
         return port
 
 
-class LiveServer:
-    """A ``paycheck-server serve`` process.
+class LiveServer(PaycheckServer):
+    """A ``paycheck-server serve`` process: the pytest plugin's server, with the controls the
+    reliability tests need (a restart on the same port, any signal, a crash).
 
     Attributes:
         url: ``http://127.0.0.1:PORT``.
+        port: the port it listens on, the same after a restart.
         database_url: the database it uses.
         env: the environment it runs with (``PAYCHECK_*`` variables included).
     """
 
     def __init__(self, *, database_url: str, env: dict[str, str], log_path: Path) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.database_url = database_url
         self.env = {
             **env,
             "PAYCHECK_DATABASE_URL": database_url,
             "PAYCHECK_HOST": "127.0.0.1",
             "PAYCHECK_PORT": str(self.port),
         }
-        self._log_path = log_path
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def cli(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
-        """Run ``paycheck-server <args>`` against the same database; output is captured."""
-        return subprocess.run(
-            [sys.executable, "-m", "paycheck_server", *args],
+        super().__init__(
+            url=f"http://127.0.0.1:{self.port}",
+            database_url=database_url,
             env=self.env,
-            capture_output=True,
-            text=True,
-            check=check,
-            timeout=60,
+            log_path=log_path,
         )
 
     def start(self) -> None:
-        """Start the process and wait until ``/readyz`` answers 200."""
-        if self._process is not None and self._process.poll() is None:
-            return
-        with self._log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "paycheck_server", "serve"],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(
-                    f"paycheck-server exited with {self._process.returncode}:\n{self.log_text()}"
-                )
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.kill()
-        raise RuntimeError(f"paycheck-server was not ready in time:\n{self.log_text()}")
-
-    def _signal(self, signum: int) -> None:
-        process = self._process
-        if process is None or process.poll() is not None:
-            return
-        # The whole process group: with --workers the server has child processes.
-        os.killpg(process.pid, signum)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        """Start the process, unless it runs, and wait until ``/readyz`` answers 200."""
+        if self._process is None or self._process.poll() is not None:
+            self._start()
 
     def stop(self) -> None:
         """Stop the process gracefully (SIGTERM) and wait for it."""
-        self._signal(signal.SIGTERM)
+        self._stop()
 
     def signal(self, signum: int) -> None:
         """Send ``signum`` and wait for the process to exit (SIGKILL after 15 s)."""
@@ -125,12 +80,6 @@ class LiveServer:
     def kill(self) -> None:
         """Kill the process at once (SIGKILL), as a crash would."""
         self._signal(signal.SIGKILL)
-
-    def log_text(self) -> str:
-        """Everything the process wrote on stdout and stderr so far."""
-        if not self._log_path.exists():
-            return ""
-        return self._log_path.read_text(encoding="utf-8", errors="replace")
 
 
 @pytest.fixture
