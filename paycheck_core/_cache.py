@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._exceptions import PaymentServiceUnavailable
-from ._feed_core import FeedStats, _FeedCore
+from ._feed_core import _DEACTIVATED, FeedStats, _FeedCore
 from ._models import AccessDecision
 from .tokens import TOKEN_PREFIX, is_well_formed
 
@@ -227,7 +227,7 @@ class _Cache:
     def _refuse(self, key: _Key, entry: _Entry) -> AccessDecision:
         """Turn an allowed entry the feed deactivated into a denial, kept as long."""
         remembered = self._deactivated.get(key[0])
-        reason = remembered[1] if remembered is not None else "The token was deactivated."
+        reason = remembered[1] if remembered is not None else _DEACTIVATED
         denial = self._denial(key[1], reason)
         expires = entry[4]
         self._entries[key] = (expires, denial, expires, entry[3], expires, _INF)

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import socket
 import threading
-from typing import Any
 
 import httpx
 import httpx_sse
@@ -23,16 +22,6 @@ from ._client import AsyncPaycheckClient, BaseClient, PaycheckClient
 from ._feed_core import EVENTS_PATH, _FeedCore
 
 __all__: list[str] = []
-
-
-def _http_options(client: BaseClient, transport: Any) -> dict[str, Any]:
-    return {
-        "base_url": client.base_url,
-        "headers": client._headers,
-        "transport": transport,
-        "timeout": client.timeout,
-        "follow_redirects": False,
-    }
 
 
 def _timeout(client: BaseClient, core: _FeedCore) -> httpx.Timeout:
@@ -79,7 +68,7 @@ class _FeedThread:
 
     def _run(self) -> None:
         shared = self._client._transport
-        http = httpx.Client(**_http_options(self._client, shared))
+        http = httpx.Client(transport=shared, **self._client._client_options())
         try:
             while not self._stopping.is_set():
                 delay = self._follow(http)
@@ -173,7 +162,7 @@ class _FeedTask:
 
     async def _run(self) -> None:
         shared = self._client._transport
-        http = httpx.AsyncClient(**_http_options(self._client, shared))
+        http = httpx.AsyncClient(transport=shared, **self._client._client_options())
         try:
             while True:  # noqa: ASYNC110 - the wait is a backoff; aclose() cancels the task
                 await asyncio.sleep(await self._follow(http))
