@@ -19,7 +19,7 @@ their framework and these pieces.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TypeVar
 
 from paycheck_core import AsyncTokenValidator, TokenValidator
@@ -40,7 +40,7 @@ from ._names import (
     NameMemo,
     check_name_length,
 )
-from ._refusals import DEFAULT_RETRY_AFTER, Denial, Denials, check_retry_after, logger
+from ._refusals import DEFAULT_RETRY_AFTER, Denial, Denials, check_retry_after
 
 __all__ = [
     "DEFAULT_RETRY_AFTER",
@@ -60,7 +60,6 @@ __all__ = [
     "check_name_length",
     "check_retry_after",
     "configure",
-    "logger",
     "wsgi_preflight",
 ]
 
@@ -117,7 +116,6 @@ def configure(
     server_url: str | None,
     validator: V | None,
     validator_type: type[V],
-    make: Callable[[str, str], V],
     *,
     follow: bool = True,
 ) -> tuple[str, V]:
@@ -127,10 +125,10 @@ def configure(
         service: the ``service=`` option.
         server_url: the ``server_url=`` option.
         validator: the ``validator=`` option.
-        validator_type: the validator class the adapter needs.
-        make: builds a validator from ``(server_url, service)``, following the token-event
-            feed as ``follow`` says.
-        follow: the ``follow=`` option.
+        validator_type: the validator class the adapter needs; one is made from
+            ``server_url`` when no ``validator`` is given.
+        follow: the ``follow=`` option: whether the validator made follows the token-event
+            feed.
 
     Raises:
         ValueError: neither or both of ``server_url`` and ``validator``, no service, a service
@@ -173,7 +171,7 @@ def configure(
             "pass server_url= (the payment server, for example 'http://payments:8000') or "
             f"validator= (a ready {kind})"
         )
-    return service, make(server_url, service)
+    return service, validator_type(server_url, service, follow=follow)
 
 
 def _payable(service: str) -> str:

@@ -157,11 +157,6 @@ class MethodNames:
         """The name :meth:`resolve` remembered for this request, or ``None``."""
         return self._memo.get((http_method, path))
 
-    @property
-    def lookup(self) -> Callable[[tuple[str, str]], str | None]:
-        """:meth:`cached` as a bound ``dict.get`` of ``(http_method, path)``, for hot paths."""
-        return self._memo.get
-
     def resolve(self, http_method: str, path: str) -> str:
         """:meth:`name` without a route name, remembered per (HTTP method, path).
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from functools import partial
 
 from paycheck_core import AsyncTokenValidator, PaycheckError
 
@@ -127,7 +126,6 @@ class PaycheckMiddleware:
             server_url,
             validator,
             AsyncTokenValidator,
-            partial(AsyncTokenValidator, follow=follow),
             follow=follow,
         )
         self._cached = self.validator.cached  # bound once: read on every request

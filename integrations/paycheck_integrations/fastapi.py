@@ -38,8 +38,7 @@ nothing. (A route that answers preflights itself belongs in ``exclude_paths``.)
 # callable's __globals__, which the dependency, an instance, does not have.
 
 from collections.abc import Awaitable, Callable, Sequence
-from functools import partial
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from paycheck_core import AccessDecision, AsyncTokenValidator, PaycheckError
 
@@ -68,6 +67,7 @@ except ImportError as exc:
         'paycheck_integrations.fastapi needs FastAPI: pip install "paycheck-suite[fastapi]"'
     ) from exc
 
+from ._starlette_routes import route_name
 from .asgi import WEBSOCKET_POLICY_VIOLATION, PaycheckMiddleware
 
 __all__ = ["Paycheck", "PaycheckDenied", "PaycheckMiddleware", "paycheck_denied_handler"]
@@ -153,7 +153,6 @@ class Paycheck:
             server_url,
             validator,
             AsyncTokenValidator,
-            partial(AsyncTokenValidator, follow=follow),
             follow=follow,
         )
         self._exempt = Exemptions(exclude_paths)
@@ -230,7 +229,11 @@ class _Requirement(SecurityBase):
             return None
         if http_method == "OPTIONS" and asgi_preflight(scope["headers"]):
             paycheck._refuse(connection, _PREFLIGHT)
-        name = self._method or _route_name(scope) or paycheck._fallback_name(http_method, path)
+        name = (
+            self._method
+            or route_name(scope.get("route"))
+            or paycheck._fallback_name(http_method, path)
+        )
         authorization = asgi_authorization(scope["headers"])
         # The usual header is looked up in the cache as it is: only tokens that passed the
         # strict parse below (or the validator's) are ever cached. A hit awaits nothing.
@@ -256,9 +259,3 @@ class _Requirement(SecurityBase):
         # request.state is a view of scope["state"]: one dict write instead of its __setattr__.
         scope.setdefault("state", {})["paycheck"] = decision
         return decision
-
-
-def _route_name(scope: dict[str, Any] | Any) -> str | None:
-    route = scope.get("route")
-    name = getattr(route, "name", None)
-    return name if isinstance(name, str) and name else None

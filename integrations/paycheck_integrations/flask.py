@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -156,7 +155,6 @@ class Paycheck:
                 server_url,
                 self._validator,
                 TokenValidator,
-                partial(TokenValidator, follow=self._follow),
                 follow=self._follow,
             )
         except ValueError as exc:

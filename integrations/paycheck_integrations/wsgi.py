@@ -21,7 +21,6 @@ It needs nothing but the standard library, so it has no extra of its own.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -110,7 +109,6 @@ class PaycheckWSGIMiddleware:
             server_url,
             validator,
             TokenValidator,
-            partial(TokenValidator, follow=follow),
             follow=follow,
         )
         self._names = MethodNames(methods)
