@@ -17,7 +17,7 @@ import hashlib
 import json
 import queue
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -424,3 +424,11 @@ async def connect(
     await connection.accept()
     await connection.send(heartbeat(head, interval=interval))
     return connection
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait until ``condition`` holds (the follower changes it from its thread or task)."""
+    async with asyncio.timeout(TIMEOUT):
+        # The follower's thread or task changes what the condition reads: nothing to await.
+        while not condition():  # noqa: ASYNC110 - see above
+            await asyncio.sleep(0.001)

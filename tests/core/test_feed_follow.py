@@ -25,17 +25,10 @@ from .feeds import (
     deactivated,
     heartbeat,
     reset,
+    until,
 )
 
 TOKEN = tokens.generate_token()
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait until ``condition`` holds (the follower changes it from its thread or task)."""
-    async with asyncio.timeout(5):
-        # The follower's thread changes what the condition reads: no event to await.
-        while not condition():  # noqa: ASYNC110 - see above
-            await asyncio.sleep(0.001)
 
 
 # --- following by default ----------------------------------------------------------------------

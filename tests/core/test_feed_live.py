@@ -12,7 +12,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -20,7 +20,7 @@ import pytest
 
 from paycheck_core import AsyncTokenValidator, TokenValidator, tokens
 
-from .feeds import SERVICE, TIMEOUT, deactivated, heartbeat
+from .feeds import SERVICE, TIMEOUT, Followed, deactivated, heartbeat, until
 
 
 class LiveConnection:
@@ -113,48 +113,21 @@ def feed_server() -> Iterator[FeedServer]:
     server.stop()
 
 
-class Live:
-    """A validator made from the server's URL, driven the same way for both kinds."""
-
-    def __init__(self, kind: str, url: str) -> None:
-        self.validator: TokenValidator | AsyncTokenValidator = (
-            TokenValidator(url, SERVICE) if kind == "thread" else AsyncTokenValidator(url, SERVICE)
-        )
-
-    async def validate(self, token: str) -> Any:
-        if isinstance(self.validator, AsyncTokenValidator):
-            return await self.validator.validate(token, "getInfo")
-        return await asyncio.to_thread(self.validator.validate, token, "getInfo")
-
-    async def close(self) -> None:
-        if isinstance(self.validator, AsyncTokenValidator):
-            await self.validator.aclose()
-        else:
-            await asyncio.to_thread(self.validator.close)
-
-    def following(self) -> bool:
-        feed: Any = self.validator._feed
-        if isinstance(self.validator, AsyncTokenValidator):
-            return feed.task is not None and not feed.task.done()
-        return feed.thread is not None and feed.thread.is_alive()
-
-
 @pytest.fixture(params=["thread", "task"])
-async def live(request: pytest.FixtureRequest, feed_server: FeedServer) -> AsyncIterator[Live]:
-    made = Live(request.param, feed_server.url)
+async def live(request: pytest.FixtureRequest, feed_server: FeedServer) -> AsyncIterator[Followed]:
+    """A validator made from the server's URL, driven the same way for both kinds."""
+    url = feed_server.url
+    made = Followed(
+        TokenValidator(url, SERVICE)
+        if request.param == "thread"
+        else AsyncTokenValidator(url, SERVICE)
+    )
     yield made
     await made.close()
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(TIMEOUT):
-        # The follower's thread or task changes what the condition reads: nothing to await.
-        while not condition():  # noqa: ASYNC110 - see above
-            await asyncio.sleep(0.001)
-
-
 async def test_a_validator_made_from_a_url_follows_its_feed(
-    live: Live, feed_server: FeedServer
+    live: Followed, feed_server: FeedServer
 ) -> None:
     token = tokens.generate_token()
     assert (await live.validate(token)).allowed
@@ -169,7 +142,7 @@ async def test_a_validator_made_from_a_url_follows_its_feed(
 
 
 async def test_a_stream_the_server_closes_is_reopened_after_the_last_event(
-    live: Live, feed_server: FeedServer
+    live: Followed, feed_server: FeedServer
 ) -> None:
     await live.validate(tokens.generate_token())
     first = await feed_server.connection()
@@ -183,7 +156,7 @@ async def test_a_stream_the_server_closes_is_reopened_after_the_last_event(
 
 
 async def test_close_wakes_a_follower_blocked_on_a_silent_socket(
-    live: Live, feed_server: FeedServer
+    live: Followed, feed_server: FeedServer
 ) -> None:
     await live.validate(tokens.generate_token())
     connection = await feed_server.connection()
