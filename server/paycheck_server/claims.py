@@ -40,8 +40,10 @@ __all__ = [
     "claim_charge_attempt",
     "claim_key",
     "decline_attempt",
+    "drop_expired_key",
     "forget_charge_attempt",
     "key_in_progress",
+    "key_record",
     "pending_attempt",
 ]
 
@@ -57,6 +59,34 @@ def _insert_unless_present(connection: AsyncConnection, table: Table) -> Any:
 # --- the Idempotency-Key record ---------------------------------------------------------------
 
 
+async def drop_expired_key(connection: AsyncConnection, key: NewKey, *, now: datetime) -> None:
+    """Delete the key's record if it has expired, so that the key can be used again."""
+    table = db.idempotency_keys
+    await connection.execute(
+        delete(table).where(
+            table.c.endpoint == key.endpoint,
+            table.c.key_digest == key.key_digest,
+            table.c.expires_at <= now,
+        )
+    )
+
+
+def key_record(
+    key: NewKey, *, response: str | None, ttl_seconds: int, now: datetime
+) -> dict[str, Any]:
+    """The columns of the key's ``idempotency_keys`` row (digests only, never the secret)."""
+    return {
+        "endpoint": key.endpoint,
+        "key_digest": key.key_digest,
+        "request_digest": key.request_digest,
+        "salt": key.salt,
+        "secret_digest": secret_digest(key.secret),
+        "response": response,
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=ttl_seconds),
+    }
+
+
 async def claim_key(
     connection: AsyncConnection, key: NewKey, *, ttl_seconds: int, now: datetime
 ) -> NewKey:
@@ -69,25 +99,11 @@ async def claim_key(
         KeyTaken: the key has an answer already, or was used with another body.
     """
     table = db.idempotency_keys
-    # An expired record of the same key gives way.
-    await connection.execute(
-        delete(table).where(
-            table.c.endpoint == key.endpoint,
-            table.c.key_digest == key.key_digest,
-            table.c.expires_at <= now,
-        )
-    )
+    await drop_expired_key(connection, key, now=now)
     # On PostgreSQL this waits for a concurrent claim of the key to commit or roll back.
     await connection.execute(
         _insert_unless_present(connection, table).values(
-            endpoint=key.endpoint,
-            key_digest=key.key_digest,
-            request_digest=key.request_digest,
-            salt=key.salt,
-            secret_digest=secret_digest(key.secret),
-            response=None,
-            created_at=now,
-            expires_at=now + timedelta(seconds=ttl_seconds),
+            **key_record(key, response=None, ttl_seconds=ttl_seconds, now=now)
         )
     )
     claimed = await key_in_progress(connection, key)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Generic, Literal, TypeVar
 
-from sqlalchemy import Row, delete, insert, or_, select, text, update
+from sqlalchemy import Row, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from paycheck_core.tokens import digest as secret_digest
@@ -198,28 +198,15 @@ class Store:
     ) -> None:
         if memo is None:
             return
-        key = memo.key
-        table = db.idempotency_keys
         # An expired record of the same key gives way; a live one makes the insert fail.
-        await connection.execute(
-            delete(table).where(
-                table.c.endpoint == key.endpoint,
-                table.c.key_digest == key.key_digest,
-                table.c.expires_at <= now,
-            )
+        await claims.drop_expired_key(connection, memo.key, now=now)
+        record = claims.key_record(
+            memo.key,
+            response=json.dumps(memo.render(result)),
+            ttl_seconds=memo.ttl_seconds,
+            now=now,
         )
-        await connection.execute(
-            insert(table).values(
-                endpoint=key.endpoint,
-                key_digest=key.key_digest,
-                request_digest=key.request_digest,
-                salt=key.salt,
-                secret_digest=secret_digest(key.secret),
-                response=json.dumps(memo.render(result)),
-                created_at=now,
-                expires_at=now + timedelta(seconds=memo.ttl_seconds),
-            )
-        )
+        await connection.execute(insert(db.idempotency_keys).values(**record))
 
     async def create_bill(
         self,
