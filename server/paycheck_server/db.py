@@ -192,7 +192,9 @@ token_events = Table(
     Column("stops_at", UTCDateTime, nullable=False),
     Column("reason", String(10), nullable=False),
     Column("created_at", UTCDateTime, nullable=False, index=True),
-    CheckConstraint("reason IN ('revoked', 'reset', 'replaced')", name="reason"),
+    CheckConstraint(
+        f"reason IN ({', '.join(repr(reason) for reason in TOKEN_EVENT_REASONS)})", name="reason"
+    ),
     sqlite_autoincrement=True,
 )
 Index("ix_token_events_service_name_id", token_events.c.service_name, token_events.c.id)

@@ -8,7 +8,7 @@ once.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
 from ..errors import NotFoundError
+from ..events import Reason
 from ..events.stream import Subscription
 from .runtime import Runtime
 from .schemas import Error
@@ -43,7 +44,7 @@ class Deactivation(BaseModel):
         alias="stopsAt",
         description="RFC 3339 UTC instant from which the token is refused; may be past.",
     )
-    reason: Literal["revoked", "reset", "replaced"]
+    reason: Reason
 
 
 class Heartbeat(BaseModel):
