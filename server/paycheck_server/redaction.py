@@ -87,6 +87,9 @@ def _clean(value: Any) -> Any:
     return _Redacted(value)
 
 
+_DONE = "paycheck_redacted"  # set on a record once this filter has rewritten it
+
+
 class RedactSecrets(logging.Filter):
     """A logging filter that hides tokens and artifacts; it never drops a record.
 
@@ -101,7 +104,14 @@ class RedactSecrets(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite ``record`` in place without its secrets; always keep it."""
+        """Rewrite ``record`` in place without its secrets; always keep it.
+
+        A record is rewritten once: under ``paycheck-server`` a record passes this filter on
+        its logger and again on the handler that writes it (every access-log line does).
+        """
+        if record.__dict__.get(_DONE):
+            return True
+        record.__dict__[_DONE] = True
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         else:
