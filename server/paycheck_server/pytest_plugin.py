@@ -27,6 +27,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -138,27 +139,26 @@ class PaycheckServer:
         return self.buy(service, methods, days=days).token
 
     def revoke(self, token: str) -> None:
-        """Stop ``token`` now, with ``paycheck-server revoke`` on the server's database.
+        """Stop ``token`` now, on the server's database, as ``paycheck-server revoke`` does.
 
-        The command runs in this process, in a thread of its own (so that an async test can
-        call it too): a new ``paycheck-server`` process for each revoke would cost each one
-        the server's start-up imports.
+        It runs in this process, through the server's store, in a thread of its own (so that
+        an async test can call it too): a new ``paycheck-server`` process for each revoke would
+        cost each one the server's start-up imports.
 
         Raises:
-            RuntimeError: the command failed (an unknown token, for example); the message says
-                why.
+            RuntimeError: the token is not an access token, or the server's database has no
+                such token.
         """
+        from paycheck_core import tokens
+
+        if not tokens.is_well_formed(token, prefix=tokens.TOKEN_PREFIX):
+            raise RuntimeError("paycheck-server revoke failed: not an access token (pct_...)")
+        outcome: list[str] = []
         failure: list[BaseException] = []
 
         def run() -> None:
-            from .cli import revoke
-
             try:
-                revoke.main(
-                    ["--token", token, "--database-url", self.database_url],
-                    prog_name="paycheck-server revoke",
-                    standalone_mode=False,
-                )
+                outcome.append(asyncio.run(_revoke(self.database_url, tokens.digest(token))))
             except BaseException as exc:  # raised again in the caller's thread, below
                 failure.append(exc)
 
@@ -166,12 +166,12 @@ class PaycheckServer:
         thread.start()
         thread.join()
         if failure:
-            exc = failure[0]
-            if isinstance(exc, SystemExit):
-                reason = "the server's database has no such token"
-            else:
-                reason = str(exc) or type(exc).__name__
-            raise RuntimeError(f"paycheck-server revoke failed: {reason}") from exc
+            reason = str(failure[0]) or type(failure[0]).__name__
+            raise RuntimeError(f"paycheck-server revoke failed: {reason}") from failure[0]
+        if outcome == ["unknown"]:
+            raise RuntimeError(
+                "paycheck-server revoke failed: the server's database has no such token"
+            )
 
     def reset(self, payment_artifact: str) -> str:
         """Issue a new token through ``POST /token/reset``; returns it.
@@ -255,6 +255,18 @@ class PaycheckServer:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+async def _revoke(database_url: str, token_digest: str) -> str:
+    from .clock import SystemClock
+    from .db import create_engine
+    from .store import Store
+
+    store = Store(create_engine(database_url), clock=SystemClock())
+    try:
+        return await store.revoke(token_digest)
+    finally:
+        await store.aclose()
 
 
 def _free_port() -> int:
